@@ -1,0 +1,153 @@
+"""Training data kept as whole arrays, and batches sliced from them.
+
+skorch's default path indexes a ``Dataset`` one sample at a time and collates
+the samples into a batch, which costs more than a small model's forward pass.
+Here a data set holds its arrays whole and builds each mini-batch with one
+vectorised gather; :class:`BatchIterator` plays the part of skorch's
+``DataLoader`` (skorch accepts any iterator class with ``batch_size``).
+"""
+
+import numpy as np
+import torch
+
+__all__ = ["BatchIterator", "DenseData", "RaggedTokens"]
+
+
+class DenseData(torch.utils.data.Dataset):
+    """Equal-shaped samples ``X (n, ...)`` with optional targets ``y (n, ...)``."""
+
+    lengths = None
+
+    def __init__(self, X, y=None):
+        self.X = torch.as_tensor(X)
+        self.y = None if y is None else torch.as_tensor(y)
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return self.batch(np.asarray([i]))
+
+    def subset(self, idx):
+        return DenseData(self.X[idx], None if self.y is None else self.y[idx])
+
+    def batch(self, idx):
+        """Return ``(X[idx], y[idx])`` as tensors (``y`` may be None)."""
+        idx = torch.from_numpy(np.asarray(idx, dtype=np.int64))
+        return self.X[idx], None if self.y is None else self.y[idx]
+
+
+class RaggedTokens(torch.utils.data.Dataset):
+    """Token-id sequences of uneven length, stored flat.
+
+    Parameters
+    ----------
+    ids : ndarray of shape (n_tokens,)
+        All documents' token ids, one after another.
+    offsets : ndarray of shape (n_documents + 1,)
+        Document ``i`` is ``ids[offsets[i]:offsets[i + 1]]``.
+    y : ndarray of shape (n_documents,), default=None
+        Targets.
+    pad_id : int, default=0
+        Id written into the padding of a batch.
+    """
+
+    def __init__(self, ids, offsets, y=None, pad_id=0):
+        self.ids = np.asarray(ids)
+        self.offsets = np.asarray(offsets, dtype=np.int64)
+        self.lengths = np.diff(self.offsets)
+        self.y = None if y is None else torch.as_tensor(y)
+        self.pad_id = pad_id
+
+    def __len__(self):
+        return len(self.lengths)
+
+    def __getitem__(self, i):
+        return self.batch(np.asarray([i]))
+
+    def document(self, i):
+        """Token ids of document ``i``."""
+        return self.ids[self.offsets[i] : self.offsets[i + 1]]
+
+    def subset(self, idx):
+        idx = np.asarray(idx, dtype=np.int64)
+        lengths = self.lengths[idx]
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        ids = self.ids[_ragged_positions(self.offsets[idx], lengths)]
+        y = None if self.y is None else self.y[torch.from_numpy(idx)]
+        return RaggedTokens(ids, offsets, y, self.pad_id)
+
+    def batch(self, idx):
+        """Return ``(tokens, y)``: ``tokens`` is ``(len(idx), longest)`` int64,
+        padded with ``pad_id`` to the longest document of this batch only."""
+        idx = np.asarray(idx, dtype=np.int64)
+        lengths = self.lengths[idx]
+        width = int(lengths.max()) if len(idx) else 0
+        keep = np.arange(width)[None, :] < lengths[:, None]  # (B, width)
+        tokens = np.full((len(idx), width), self.pad_id, dtype=np.int64)
+        tokens[keep] = self.ids[_ragged_positions(self.offsets[idx], lengths)]
+        y = None if self.y is None else self.y[torch.from_numpy(idx)]
+        return torch.from_numpy(tokens), y
+
+
+def _ragged_positions(starts, lengths):
+    """Flat positions ``starts[i] + arange(lengths[i])`` for every ``i``, in order."""
+    total = int(lengths.sum())
+    row_start = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.repeat(starts, lengths) + (np.arange(total) - row_start)
+
+
+class BatchIterator:
+    """Iterate over mini-batches of a :class:`DenseData` or :class:`RaggedTokens`.
+
+    Parameters
+    ----------
+    dataset : DenseData or RaggedTokens
+    batch_size : int
+    shuffle : bool, default=False
+        Draw a new order every pass (training).
+    seed : int, default=None
+        Seed of the shuffling.
+    bucket_size : int, default=50
+        For data with lengths: batches are formed from pools of
+        ``bucket_size * batch_size`` samples sorted by length, so a batch holds
+        documents of similar length and needs little padding. Without
+        ``shuffle`` the whole set is sorted by length. The order of the
+        batches is shuffled again when ``shuffle`` is True.
+    """
+
+    def __init__(self, dataset, batch_size, shuffle=False, seed=None, bucket_size=50):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.bucket_size = bucket_size
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self):
+        return -(-len(self.dataset) // self.batch_size)
+
+    def batch_indices(self):
+        """The index arrays of one pass, one per batch."""
+        n = len(self.dataset)
+        lengths = self.dataset.lengths
+        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+        if lengths is not None:
+            if self.shuffle:
+                pool = self.batch_size * self.bucket_size
+                order = np.concatenate(
+                    [
+                        chunk[np.argsort(lengths[chunk], kind="stable")]
+                        for chunk in np.array_split(order, range(pool, n, pool))
+                    ]
+                    or [order]
+                )
+            else:
+                order = np.argsort(lengths, kind="stable")
+        batches = np.array_split(order, range(self.batch_size, n, self.batch_size))
+        if self.shuffle and lengths is not None:
+            batches = [batches[i] for i in self.rng.permutation(len(batches))]
+        return [b for b in batches if len(b)]
+
+    def __iter__(self):
+        for idx in self.batch_indices():
+            yield self.dataset.batch(idx)

@@ -1,0 +1,374 @@
+"""Torch modules: attention, transformer blocks, encoders, pooling and heads.
+
+Nothing here knows about scikit-learn or skorch. Every module takes plain
+integers and floats, so the estimators can build them from their parameters.
+
+Shapes use ``B`` (batch), ``L`` (sequence length), ``D`` (``embed_dim``),
+``H`` (``num_heads``) and ``F`` (input features of a series).
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "LearnedPositionalEncoding",
+    "MultiHeadSelfAttention",
+    "SeriesRegressorModule",
+    "SinusoidalPositionalEncoding",
+    "TextClassifierModule",
+    "TransformerBlock",
+    "TransformerEncoder",
+    "pool",
+]
+
+
+def init_weights(module):
+    """Initialise the weights of every sub-module in one place.
+
+    Linear and embedding weights are drawn from N(0, 0.02) (as in GPT-2),
+    biases start at zero, LayerNorm at the identity.
+    """
+    for sub in module.modules():
+        if isinstance(sub, nn.Linear):
+            nn.init.normal_(sub.weight, mean=0.0, std=0.02)
+            if sub.bias is not None:
+                nn.init.zeros_(sub.bias)
+        elif isinstance(sub, nn.Embedding):
+            nn.init.normal_(sub.weight, mean=0.0, std=0.02)
+            if sub.padding_idx is not None:
+                with torch.no_grad():
+                    sub.weight[sub.padding_idx].zero_()
+        elif isinstance(sub, nn.LayerNorm):
+            nn.init.ones_(sub.weight)
+            nn.init.zeros_(sub.bias)
+
+
+class SinusoidalPositionalEncoding(nn.Module):
+    """Fixed sine / cosine position signal of Vaswani et al. (2017).
+
+    Adds ``pe[pos, 2i] = sin(pos / 10000^(2i/D))`` and the matching cosine to
+    the input. Works for any sequence length; has no parameters.
+    """
+
+    def __init__(self, embed_dim):
+        super().__init__()
+        self.embed_dim = embed_dim
+
+    def table(self, length, device=None, dtype=torch.float32):
+        """Return the ``(length, D)`` table of position vectors."""
+        position = torch.arange(length, device=device, dtype=torch.float32)
+        half = torch.arange(0, self.embed_dim, 2, device=device, dtype=torch.float32)
+        freq = torch.exp(-math.log(10000.0) * half / self.embed_dim)
+        angles = position[:, None] * freq[None, :]  # (L, ceil(D/2))
+        pe = torch.zeros(length, self.embed_dim, device=device)
+        pe[:, 0::2] = torch.sin(angles)
+        pe[:, 1::2] = torch.cos(angles[:, : self.embed_dim // 2])
+        return pe.to(dtype)
+
+    def forward(self, x):
+        # x: (B, L, D) -> (B, L, D)
+        return x + self.table(x.shape[1], x.device, x.dtype)
+
+
+class LearnedPositionalEncoding(nn.Module):
+    """A trained vector per position, up to ``max_len`` positions."""
+
+    def __init__(self, max_len, embed_dim):
+        super().__init__()
+        self.max_len = max_len
+        self.embedding = nn.Embedding(max_len, embed_dim)
+
+    def forward(self, x):
+        # x: (B, L, D) -> (B, L, D); L <= max_len
+        positions = torch.arange(x.shape[1], device=x.device)
+        return x + self.embedding(positions)
+
+
+def make_positional_encoding(kind, max_len, embed_dim):
+    """Build the positional encoding named ``kind``."""
+    if kind == "sinusoidal":
+        return SinusoidalPositionalEncoding(embed_dim)
+    if kind == "learned":
+        return LearnedPositionalEncoding(max_len, embed_dim)
+    raise ValueError(f"unknown positional encoding {kind!r}")
+
+
+class MultiHeadSelfAttention(nn.Module):
+    """Multi-head self-attention through ``F.scaled_dot_product_attention``.
+
+    ``forward(x, key_mask, need_weights=True)`` also returns the attention
+    probabilities ``(B, H, L, L)``; that path computes them explicitly and is
+    meant for inspection, not for training speed.
+    """
+
+    def __init__(self, embed_dim, num_heads, dropout):
+        super().__init__()
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.qkv = nn.Linear(embed_dim, 3 * embed_dim)
+        self.proj = nn.Linear(embed_dim, embed_dim)
+        self.resid_dropout = nn.Dropout(dropout)
+
+    def forward(self, x, key_mask=None, *, causal=False, need_weights=False):
+        batch, length, dim = x.shape
+        head_dim = dim // self.num_heads
+        # (B, L, 3D) -> 3 x (B, H, L, D/H)
+        q, k, v = (
+            self.qkv(x)
+            .view(batch, length, 3, self.num_heads, head_dim)
+            .permute(2, 0, 3, 1, 4)
+            .unbind(0)
+        )
+        # key_mask: (B, L) True for real tokens -> (B, 1, 1, L) broadcast over
+        # heads and queries; SDPA keeps the positions marked True.
+        attn_mask = None if key_mask is None else key_mask[:, None, None, :]
+        if causal:
+            causal_mask = torch.ones(
+                length, length, dtype=torch.bool, device=x.device
+            ).tril()
+            attn_mask = causal_mask if attn_mask is None else attn_mask & causal_mask
+        weights = None
+        if need_weights:
+            scores = (q @ k.transpose(-2, -1)) / math.sqrt(head_dim)  # (B, H, L, L)
+            if attn_mask is not None:
+                scores = scores.masked_fill(~attn_mask, float("-inf"))
+            weights = scores.softmax(dim=-1)
+            out = weights @ v  # (B, H, L, D/H)
+        else:
+            out = F.scaled_dot_product_attention(
+                q,
+                k,
+                v,
+                attn_mask=attn_mask,
+                dropout_p=self.dropout if self.training else 0.0,
+            )
+        out = out.transpose(1, 2).reshape(batch, length, dim)  # (B, L, D)
+        return self.resid_dropout(self.proj(out)), weights
+
+
+class FeedForward(nn.Module):
+    """Position-wise two-layer MLP with GELU."""
+
+    def __init__(self, embed_dim, ff_dim, dropout):
+        super().__init__()
+        self.fc_in = nn.Linear(embed_dim, ff_dim)
+        self.fc_out = nn.Linear(ff_dim, embed_dim)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x):
+        # (B, L, D) -> (B, L, ff_dim) -> (B, L, D)
+        return self.dropout(self.fc_out(F.gelu(self.fc_in(x))))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-LayerNorm residual block: attention, then feed-forward."""
+
+    def __init__(self, embed_dim, num_heads, ff_dim, dropout):
+        super().__init__()
+        self.norm_attn = nn.LayerNorm(embed_dim)
+        self.attn = MultiHeadSelfAttention(embed_dim, num_heads, dropout)
+        self.norm_ff = nn.LayerNorm(embed_dim)
+        self.ff = FeedForward(embed_dim, ff_dim, dropout)
+
+    def forward(self, x, key_mask=None, *, causal=False, need_weights=False):
+        attended, weights = self.attn(
+            self.norm_attn(x), key_mask, causal=causal, need_weights=need_weights
+        )
+        x = x + attended
+        x = x + self.ff(self.norm_ff(x))
+        return x, weights
+
+
+class TransformerEncoder(nn.Module):
+    """``num_layers`` transformer blocks followed by a final LayerNorm."""
+
+    def __init__(self, embed_dim, num_heads, num_layers, ff_dim, dropout):
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            TransformerBlock(embed_dim, num_heads, ff_dim, dropout)
+            for _ in range(num_layers)
+        )
+        self.norm = nn.LayerNorm(embed_dim)
+
+    def forward(self, x, key_mask=None, *, causal=False, need_weights=False):
+        """Return the encoded ``(B, L, D)`` sequence and per-layer weights.
+
+        The weights are a list with one ``(B, H, L, L)`` tensor per layer
+        when ``need_weights`` is True, else an empty list.
+        """
+        all_weights = []
+        for block in self.blocks:
+            x, weights = block(x, key_mask, causal=causal, need_weights=need_weights)
+            if need_weights:
+                all_weights.append(weights)
+        return self.norm(x), all_weights
+
+
+def pool(hidden, key_mask, how):
+    """Pool ``(B, L, D)`` hidden states into ``(B, D)``, ignoring padding.
+
+    ``how`` is ``"mean"`` (over real positions), ``"max"`` (over real
+    positions), ``"cls"`` (the first position) or ``"last"`` (the final
+    position). ``key_mask`` is ``(B, L)``, True for real positions, or None.
+    """
+    if how == "cls":
+        return hidden[:, 0]
+    if how == "last":
+        return hidden[:, -1]
+    if key_mask is None:
+        return hidden.mean(dim=1) if how == "mean" else hidden.amax(dim=1)
+    mask = key_mask.unsqueeze(-1)  # (B, L, 1)
+    if how == "mean":
+        counts = mask.sum(dim=1).clamp(min=1)  # (B, 1)
+        return (hidden * mask).sum(dim=1) / counts
+    if how == "max":
+        return hidden.masked_fill(~mask, float("-inf")).amax(dim=1)
+    raise ValueError(f"unknown pooling {how!r}")
+
+
+def received_attention(weights, key_mask, pooling):
+    """Attention each position received, from the last layer's weights.
+
+    ``weights`` is ``(B, H, L, L)``. The heads are averaged. With ``"cls"`` or
+    ``"last"`` pooling, the row of the pooled position is returned; otherwise
+    the mean over the real query positions. Returns ``(B, L)``, zero at
+    padding, each row summing to 1.
+    """
+    weights = weights.mean(dim=1)  # (B, L, L)
+    if pooling == "cls":
+        return weights[:, 0]
+    if pooling == "last":
+        return weights[:, -1]
+    if key_mask is None:
+        return weights.mean(dim=1)
+    query_mask = key_mask.unsqueeze(-1).to(weights.dtype)  # (B, L, 1)
+    summed = (weights * query_mask).sum(dim=1)  # (B, L)
+    return summed / query_mask.sum(dim=1).clamp(min=1)
+
+
+class TextClassifierModule(nn.Module):
+    """Token ids in, class logits out.
+
+    Token id ``pad_id`` marks padding; it is masked in attention and pooling,
+    so a document's output does not depend on how far its batch is padded.
+    Input ``(B, L)`` int64, output ``(B, n_classes)``.
+    """
+
+    def __init__(
+        self,
+        vocab_size,
+        n_classes,
+        *,
+        embed_dim,
+        num_heads,
+        num_layers,
+        ff_dim,
+        dropout,
+        max_len,
+        pooling,
+        pad_id=0,
+    ):
+        super().__init__()
+        self.pad_id = pad_id
+        self.pooling = pooling
+        self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
+        self.position = LearnedPositionalEncoding(max_len, embed_dim)
+        self.embed_dropout = nn.Dropout(dropout)
+        self.encoder = TransformerEncoder(
+            embed_dim, num_heads, num_layers, ff_dim, dropout
+        )
+        self.head_dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(embed_dim, n_classes)
+        init_weights(self)
+
+    def encode(self, tokens, *, need_weights=False):
+        """Return hidden states ``(B, L, D)``, key mask ``(B, L)``, weights."""
+        key_mask = tokens != self.pad_id  # (B, L)
+        x = self.embed_dropout(self.position(self.embed(tokens)))  # (B, L, D)
+        hidden, weights = self.encoder(x, key_mask, need_weights=need_weights)
+        return hidden, key_mask, weights
+
+    def embed_documents(self, tokens):
+        """Pooled document embeddings ``(B, D)``."""
+        hidden, key_mask, _ = self.encode(tokens)
+        return pool(hidden, key_mask, self.pooling)
+
+    def attention(self, tokens):
+        """Attention each token received in the last layer, ``(B, L)``."""
+        _, key_mask, weights = self.encode(tokens, need_weights=True)
+        if not weights:
+            return key_mask / key_mask.sum(dim=1, keepdim=True)
+        return received_attention(weights[-1], key_mask, self.pooling)
+
+    def forward(self, tokens):
+        # tokens: (B, L) -> logits (B, n_classes)
+        return self.head(self.head_dropout(self.embed_documents(tokens)))
+
+
+class SeriesRegressorModule(nn.Module):
+    """Windows ``(B, W, F)`` in, forecasts ``(B, horizon)`` out.
+
+    Each time step is projected to ``D`` dimensions, given a position signal
+    and encoded by self-attention; the pooled state feeds a linear head. With
+    ``linear_shortcut`` a linear map of the whole window is added to the
+    output (an autoregressive baseline the attention path improves on); the
+    attention head starts at zero, so training starts from that linear model.
+    """
+
+    def __init__(
+        self,
+        n_features,
+        window,
+        horizon,
+        *,
+        embed_dim,
+        num_heads,
+        num_layers,
+        ff_dim,
+        dropout,
+        positional_encoding,
+        pooling,
+        linear_shortcut,
+    ):
+        super().__init__()
+        self.pooling = pooling
+        self.input_proj = nn.Linear(n_features, embed_dim)
+        self.position = make_positional_encoding(positional_encoding, window, embed_dim)
+        self.input_dropout = nn.Dropout(dropout)
+        self.encoder = TransformerEncoder(
+            embed_dim, num_heads, num_layers, ff_dim, dropout
+        )
+        self.head = nn.Linear(embed_dim, horizon)
+        self.shortcut = (
+            nn.Linear(window * n_features, horizon) if linear_shortcut else None
+        )
+        init_weights(self)
+        if self.shortcut is not None:
+            nn.init.zeros_(self.head.weight)
+
+    def encode(self, x, *, need_weights=False):
+        # x: (B, W, F) -> hidden (B, W, D)
+        h = self.input_dropout(self.position(self.input_proj(x)))
+        return self.encoder(h, None, need_weights=need_weights)
+
+    def embed_windows(self, x):
+        """Pooled window embeddings ``(B, D)``."""
+        hidden, _ = self.encode(x)
+        return pool(hidden, None, self.pooling)
+
+    def attention(self, x):
+        """Attention each time step received in the last layer, ``(B, W)``."""
+        _, weights = self.encode(x, need_weights=True)
+        if not weights:
+            return torch.full(x.shape[:2], 1.0 / x.shape[1], device=x.device)
+        return received_attention(weights[-1], None, self.pooling)
+
+    def forward(self, x):
+        # x: (B, W, F) -> (B, horizon)
+        out = self.head(self.embed_windows(x))
+        if self.shortcut is not None:
+            out = out + self.shortcut(x.flatten(1))  # (B, W*F) -> (B, horizon)
+        return out

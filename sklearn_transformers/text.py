@@ -1,0 +1,515 @@
+"""TransformerTextClassifier: raw text in, labels out."""
+
+from itertools import repeat
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from sklearn.base import ClassifierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
+
+from ._base import AttentionEstimatorBase
+from ._data import RaggedTokens
+from ._fixes import Interval, StrOptions, _fit_context
+from ._modules import TextClassifierModule
+from ._vocabulary import PAD_ID, build_vocabulary, encode, tokenize
+
+__all__ = ["TransformerTextClassifier"]
+
+
+def check_documents(X):
+    """Validate raw-text input; return it as a list of str.
+
+    Accepts a 1-D list, tuple, numpy array or pandas Series of str, or a
+    one-column DataFrame / ``(n, 1)`` array of str.
+
+    Raises
+    ------
+    TypeError
+        For a bare str, sparse or non-iterable input, or a non-str document
+        (naming its index).
+    ValueError
+        For empty input, more than one column, or a None / NaN document
+        (naming its index).
+    """
+    if isinstance(X, (str, bytes)):
+        raise TypeError(
+            "X must be an iterable of str documents, got a single "
+            f"{type(X).__name__}; wrap it in a list: [X]."
+        )
+    if sp.issparse(X) or isinstance(X, dict):
+        raise TypeError(
+            f"X must be a 1-D array-like of str documents, got {type(X).__name__}."
+        )
+    if isinstance(X, pd.DataFrame):
+        if X.shape[1] != 1:
+            raise ValueError(
+                "X must be a 1-D array-like of str documents or a single text "
+                f"column; got a DataFrame with {X.shape[1]} columns."
+            )
+        X = X.iloc[:, 0]
+    if isinstance(X, pd.Series):
+        X = X.to_numpy(dtype=object)
+    if isinstance(X, np.ndarray):
+        if X.ndim == 2 and X.shape[1] == 1:
+            X = X[:, 0]
+        if X.ndim != 1:
+            raise ValueError(
+                "X must be a 1-D array-like of str documents or a single text "
+                f"column; got an array of shape {X.shape}."
+            )
+        docs = X.tolist()
+    else:
+        try:
+            docs = list(X)
+        except TypeError:
+            raise TypeError(
+                "X must be a 1-D array-like of str documents, got "
+                f"{type(X).__name__}."
+            ) from None
+    if not docs:
+        raise ValueError("X is empty: at least one document is required.")
+    is_str = np.fromiter(map(isinstance, docs, repeat(str)), dtype=bool, count=len(docs))
+    if not is_str.all():
+        i = int(np.argmin(is_str))
+        bad = docs[i]
+        if bad is None or (isinstance(bad, float) and np.isnan(bad)) or bad is pd.NA:
+            raise ValueError(
+                f"X contains a missing document ({bad!r}) at index {i}; fill or "
+                "drop missing values first (an empty string is a valid document)."
+            )
+        raise TypeError(
+            f"X must contain str documents; got {type(bad).__name__} {bad!r} "
+            f"at index {i}."
+        )
+    return docs
+
+
+class TransformerTextClassifier(
+    ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesOutMixin, AttentionEstimatorBase
+):
+    """Transformer encoder text classifier trained from scratch.
+
+    Tokenizes raw documents, builds a vocabulary, trains a small transformer
+    encoder (pre-LayerNorm blocks, multi-head self-attention) with skorch, and
+    predicts labels of the kind it was given.
+
+    Parameters
+    ----------
+    embed_dim : int, default=64
+        Model width (``d_model``).
+    num_heads : int, default=4
+        Attention heads; ``embed_dim`` must be divisible by ``num_heads``.
+    num_layers : int, default=2
+        Stacked transformer blocks.
+    ff_dim : int, default=128
+        Hidden width of each block's feed-forward layer.
+    dropout : float, default=0.1
+        Dropout rate in embeddings, attention, feed-forward layers and head.
+    max_epochs : int, default=10
+        Training epochs per ``fit`` (fewer with ``early_stopping``).
+    batch_size : int, default=32
+        Mini-batch size. Training batches are drawn from length-sorted pools,
+        so documents of similar length share a batch.
+    lr : float, default=1e-3
+        Learning rate of the AdamW optimizer.
+    weight_decay : float, default=0.01
+        AdamW weight decay.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (stratified),
+        stop after ``n_iter_no_change`` epochs without a lower validation loss
+        and restore the best weights.
+    validation_fraction : float, default=0.1
+        Share of the training data held out for early stopping.
+    n_iter_no_change : int, default=5
+        Epochs without improvement before early stopping ends training.
+    max_features : int, default=None
+        Keep at most this many of the most frequent tokens in the vocabulary.
+    min_df : int or float, default=1
+        Keep tokens that occur in at least this many documents (int), or in
+        this proportion of the documents (float in (0, 1]).
+    max_len : int, default=256
+        Tokens kept per document. Longer documents are truncated to their
+        first ``max_len`` tokens (never dropped); ``n_truncated_`` counts them
+        and ``verbose`` reports them.
+    lowercase : bool, default=True
+        Lower-case documents before tokenizing.
+    tokenizer : callable, default=None
+        ``str -> list[str]``. None uses the built-in unicode word tokenizer
+        (words, with inner apostrophes, and single punctuation marks).
+    pooling : {"mean", "cls", "max"}, default="mean"
+        How token states become one document vector: their mean, the state
+        of the leading ``[CLS]`` token, or their element-wise maximum.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the loss, as in ``LogisticRegression``.
+    device : str, default="cpu"
+        "cpu", "cuda", "cuda:N", "mps" or "auto" (the best available). An
+        unavailable device raises ``ValueError`` at fit.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weights, dropout, batch shuffling and the early-stopping split.
+        An int makes ``fit`` reproducible on CPU.
+    verbose : int, default=0
+        0 silent, 1 one line per epoch, 2 also a progress bar per epoch.
+    warm_start : bool, default=False
+        Continue from the fitted model (vocabulary and weights) on the next
+        ``fit`` instead of starting anew.
+    callbacks : list of skorch callbacks, default=None
+        Extra skorch callbacks (instances or ``(name, callback)`` pairs), copied
+        into each fit's training loop.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, as ``LabelEncoder`` orders them.
+    vocabulary_ : dict of str -> int
+        Token to id; ids 0, 1, 2 are ``[PAD]``, ``[UNK]`` and ``[CLS]``.
+    n_truncated_ : int
+        Training documents of the last fit longer than ``max_len``.
+    history_ : skorch.History
+        Per-epoch records (``train_loss``, ``valid_loss`` with early
+        stopping, ``dur``), cumulative over ``warm_start`` and ``partial_fit``.
+    n_iter_ : int
+        Epochs run, cumulative over ``warm_start`` and ``partial_fit``.
+    module_ : torch.nn.Module
+        The trained :class:`~sklearn_transformers._modules.TextClassifierModule`.
+    net_ : skorch.NeuralNet
+        The skorch net that trained ``module_``.
+
+    See Also
+    --------
+    AttentionTimeSeriesRegressor : Attention model for time-series windows.
+
+    Examples
+    --------
+    >>> from sklearn_transformers import TransformerTextClassifier
+    >>> X = ["good movie", "great film", "bad movie", "awful film"] * 8
+    >>> y = ["pos", "pos", "neg", "neg"] * 8
+    >>> clf = TransformerTextClassifier(embed_dim=16, num_heads=2, num_layers=1,
+    ...                                 ff_dim=32, max_epochs=15, random_state=0)
+    >>> clf.fit(X, y).predict(["good film", "awful movie"])
+    array(['pos', 'neg'], dtype=object)
+    >>> clf.transform(["good film"]).shape
+    (1, 16)
+    >>> tokens, weights = clf.attention_weights(["a good film"])[0]
+    >>> tokens
+    ['[UNK]', 'good', 'film']
+    """
+
+    _parameter_constraints: dict = {
+        **AttentionEstimatorBase._parameter_constraints,
+        "max_features": [Interval(Integral, 1, None, closed="left"), None],
+        "min_df": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Real, 0, 1, closed="right"),
+        ],
+        "max_len": [Interval(Integral, 1, None, closed="left")],
+        "lowercase": ["boolean"],
+        "tokenizer": [callable, None],
+        "pooling": [StrOptions({"mean", "cls", "max"})],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(
+        self,
+        *,
+        embed_dim=64,
+        num_heads=4,
+        num_layers=2,
+        ff_dim=128,
+        dropout=0.1,
+        max_epochs=10,
+        batch_size=32,
+        lr=1e-3,
+        weight_decay=0.01,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        max_features=None,
+        min_df=1,
+        max_len=256,
+        lowercase=True,
+        tokenizer=None,
+        pooling="mean",
+        class_weight=None,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        callbacks=None,
+    ):
+        self.embed_dim = embed_dim
+        self.num_heads = num_heads
+        self.num_layers = num_layers
+        self.ff_dim = ff_dim
+        self.dropout = dropout
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.max_features = max_features
+        self.min_df = min_df
+        self.max_len = max_len
+        self.lowercase = lowercase
+        self.tokenizer = tokenizer
+        self.pooling = pooling
+        self.class_weight = class_weight
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.callbacks = callbacks
+
+    # ------------------------------------------------------------- training
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Learn the vocabulary and train the model.
+
+        Parameters
+        ----------
+        X : array-like of str of shape (n_samples,)
+            Documents: list, tuple, numpy array or pandas Series of str, or a
+            one-column DataFrame. Empty strings are valid documents.
+        y : array-like of shape (n_samples,)
+            Labels of any kind (str, int, bool, categorical); two or more classes.
+
+        Returns
+        -------
+        self : TransformerTextClassifier
+            The fitted classifier.
+        """
+        return self._fit(X, y, incremental=self.warm_start, epochs=self.max_epochs)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None):
+        """Train one epoch on ``(X, y)``, continuing from earlier calls.
+
+        The first call learns the vocabulary from its ``X``; later calls keep
+        it. ``early_stopping`` does not apply.
+
+        Parameters
+        ----------
+        X : array-like of str of shape (n_samples,)
+            Documents.
+        y : array-like of shape (n_samples,)
+            Labels.
+        classes : array-like of shape (n_classes,), default=None
+            All labels that will ever be seen. Needed on the first call when
+            its ``y`` does not hold every class; ignored afterwards.
+
+        Returns
+        -------
+        self : TransformerTextClassifier
+            The updated classifier.
+        """
+        return self._fit(X, y, incremental=True, epochs=1, classes=classes, holdout=False)
+
+    def _prepare_data(self, X, y, *, reset, classes):
+        docs = check_documents(X)
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(docs, y)
+        check_classification_targets(y)
+        if reset:
+            encoder = LabelEncoder().fit(y if classes is None else classes)
+            if len(encoder.classes_) < 2:
+                raise ValueError(
+                    "y has a single class "
+                    f"({encoder.classes_[0]!r}); a classifier needs at least two."
+                )
+            if classes is not None:
+                self._check_known_labels(y, encoder.classes_)
+            self.classes_ = encoder.classes_
+        else:
+            self._check_known_labels(y, self.classes_)
+        y_encoded = np.searchsorted(self.classes_, y)
+
+        tokens = tokenize(docs, lowercase=self.lowercase, tokenizer=self.tokenizer)
+        if reset:
+            vocabulary, ids, offsets, n_truncated = build_vocabulary(
+                tokens,
+                max_len=self.max_len,
+                min_df=self.min_df,
+                max_features=self.max_features,
+            )
+            self.vocabulary_ = vocabulary
+        else:
+            ids, offsets, n_truncated = encode(tokens, self.vocabulary_, max_len=self.max_len)
+        self.n_truncated_ = n_truncated
+        self._report_truncation(n_truncated, len(docs))
+        return RaggedTokens(ids, offsets, torch.as_tensor(y_encoded), pad_id=PAD_ID)
+
+    @staticmethod
+    def _check_known_labels(y, classes):
+        unknown = np.setdiff1d(np.unique(y), classes)
+        if len(unknown):
+            raise ValueError(
+                f"y contains labels {unknown.tolist()} that are not among the "
+                f"classes {classes.tolist()} of the first fit."
+            )
+
+    def _report_truncation(self, n_truncated, n_docs):
+        if self.verbose and n_truncated:
+            print(
+                f"{n_truncated} of {n_docs} documents are longer than "
+                f"max_len={self.max_len} tokens and were truncated."
+            )
+
+    def _build_module(self):
+        return TextClassifierModule(
+            len(self.vocabulary_),
+            len(self.classes_),
+            embed_dim=self.embed_dim,
+            num_heads=self.num_heads,
+            num_layers=self.num_layers,
+            ff_dim=self.ff_dim,
+            dropout=self.dropout,
+            max_len=self.max_len + 1,  # + the [CLS] token
+            pooling=self.pooling,
+            pad_id=PAD_ID,
+        )
+
+    def _criterion(self, data):
+        kwargs = {}
+        if self.class_weight is not None:
+            weights = compute_class_weight(
+                self.class_weight,
+                classes=self.classes_,
+                y=self.classes_[data.y.numpy()],
+            )
+            kwargs["weight"] = torch.as_tensor(weights, dtype=torch.float32)
+        return torch.nn.CrossEntropyLoss, kwargs
+
+    def _stratify(self, data):
+        return data.y.numpy()
+
+    # ------------------------------------------------------------ inference
+    def _encode(self, X):
+        check_is_fitted(self)
+        docs = check_documents(X)
+        tokens = tokenize(docs, lowercase=self.lowercase, tokenizer=self.tokenizer)
+        ids, offsets, n_truncated = encode(tokens, self.vocabulary_, max_len=self.max_len)
+        self._report_truncation(n_truncated, len(docs))
+        return RaggedTokens(ids, offsets, pad_id=PAD_ID)
+
+    def decision_function(self, X):
+        """Class scores (logits).
+
+        Parameters
+        ----------
+        X : array-like of str of shape (n_samples,)
+            Documents.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            For two classes, the score of ``classes_[1]`` over ``classes_[0]``
+            (positive means ``classes_[1]``); otherwise one column per class.
+        """
+        logits = self._run_module_dense(self._encode(X), "forward").astype(np.float64)
+        if logits.shape[1] == 2:
+            return logits[:, 1] - logits[:, 0]
+        return logits
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of str of shape (n_samples,)
+            Documents.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Rows sum to 1; columns follow ``classes_``.
+        """
+        logits = self._run_module_dense(self._encode(X), "forward").astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        proba = np.exp(logits)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Predict labels.
+
+        Parameters
+        ----------
+        X : array-like of str of shape (n_samples,)
+            Documents.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Labels of the kind given to ``fit``.
+        """
+        logits = self._run_module_dense(self._encode(X), "forward")
+        return self.classes_[logits.argmax(axis=1)]
+
+    def transform(self, X):
+        """Pooled document embeddings.
+
+        Parameters
+        ----------
+        X : array-like of str of shape (n_samples,)
+            Documents.
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n_samples, embed_dim), dtype float32
+            The pooled encoder states, before the classification head.
+        """
+        return self._run_module_dense(self._encode(X), "embed_documents")
+
+    def fit_transform(self, X, y, **fit_params):
+        """Fit, then return the embeddings of ``X`` (see :meth:`transform`)."""
+        return self.fit(X, y, **fit_params).transform(X)
+
+    def attention_weights(self, X):
+        """What the model looked at: attention each kept token received.
+
+        Uses the last layer, averaged over heads: the ``[CLS]`` position's
+        attention with ``pooling="cls"``, else the mean over all positions.
+        The ``[CLS]`` token itself is left out and the rest renormalised.
+
+        Parameters
+        ----------
+        X : array-like of str of shape (n_samples,)
+            Documents.
+
+        Returns
+        -------
+        attention : list of (tokens, weights)
+            One pair per document: ``tokens`` the kept tokens as str (unknown
+            words as ``"[UNK]"``, no padding, at most ``max_len``), ``weights``
+            a float64 array of the same length, non-negative, summing to 1
+            (empty for an empty document).
+        """
+        data = self._encode(X)
+        id_to_token = np.empty(len(self.vocabulary_), dtype=object)
+        id_to_token[list(self.vocabulary_.values())] = list(self.vocabulary_)
+        result = [None] * len(data)
+        for idx, weights in self._run_module(data, "attention", batch_size=64):
+            for row, i in enumerate(idx):
+                length = data.lengths[i]
+                w = weights[row, 1:length].double().numpy()  # drop [CLS]
+                total = w.sum()
+                w = w / total if total > 0 else w
+                result[i] = (id_to_token[data.document(i)[1:]].tolist(), w)
+        return result
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.transformer_tags.preserves_dtype = []
+        return tags

@@ -1,0 +1,16 @@
+"""Test-suite settings.
+
+Torch runs on one thread: two torch threads slow down about 7x when another
+process is busy on the same cores (CI, parallel searches), one does not.
+"""
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import matplotlib  # noqa: E402
+import torch  # noqa: E402
+
+matplotlib.use("Agg")
+torch.set_num_threads(1)
