@@ -11,7 +11,8 @@ A subclass supplies four hooks:
 - ``_prepare_data(X, y, *, reset, classes)``: validate the input, fit the
   encoders (vocabulary, scaler, classes) when ``reset``, return a data set
   from :mod:`._data`;
-- ``_build_module()``: the torch module, built from the fitted encoders;
+- ``_build_module(data)``: the torch module, built from the fitted encoders
+  (and, where useful, initialised from the training data);
 - ``_criterion(data)``: ``(criterion class, keyword arguments)`` for the
   training data;
 - ``_stratify(data)``: labels to stratify the early-stopping split, or None.
@@ -156,7 +157,7 @@ class AttentionEstimatorBase(BaseEstimator):
             data, valid = self._holdout(data, seed)
 
         with _seeded(seed, device):
-            module = self.module_ if continuing else self._build_module()
+            module = self.module_ if continuing else self._build_module(data)
             net = self._make_net(module, data, device, valid, seed, epochs)
             net.initialize()
             if continuing:

@@ -7,11 +7,19 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
-from sklearn.base import ClassifierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import (
+    ClassifierMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+)
 
 from ._base import AttentionEstimatorBase
 from ._data import RaggedTokens
@@ -69,12 +77,13 @@ def check_documents(X):
             docs = list(X)
         except TypeError:
             raise TypeError(
-                "X must be a 1-D array-like of str documents, got "
-                f"{type(X).__name__}."
+                f"X must be a 1-D array-like of str documents, got {type(X).__name__}."
             ) from None
     if not docs:
         raise ValueError("X is empty: at least one document is required.")
-    is_str = np.fromiter(map(isinstance, docs, repeat(str)), dtype=bool, count=len(docs))
+    is_str = np.fromiter(
+        map(isinstance, docs, repeat(str)), dtype=bool, count=len(docs)
+    )
     if not is_str.all():
         i = int(np.argmin(is_str))
         bad = docs[i]
@@ -91,7 +100,10 @@ def check_documents(X):
 
 
 class TransformerTextClassifier(
-    ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesOutMixin, AttentionEstimatorBase
+    ClassifierMixin,
+    TransformerMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    AttentionEstimatorBase,
 ):
     """Transformer encoder text classifier trained from scratch.
 
@@ -192,7 +204,7 @@ class TransformerTextClassifier(
     >>> clf = TransformerTextClassifier(embed_dim=16, num_heads=2, num_layers=1,
     ...                                 ff_dim=32, max_epochs=15, random_state=0)
     >>> clf.fit(X, y).predict(["good film", "awful movie"])
-    array(['pos', 'neg'], dtype=object)
+    array(['pos', 'neg'], dtype='<U3')
     >>> clf.transform(["good film"]).shape
     (1, 16)
     >>> tokens, weights = clf.attention_weights(["a good film"])[0]
@@ -309,7 +321,9 @@ class TransformerTextClassifier(
         self : TransformerTextClassifier
             The updated classifier.
         """
-        return self._fit(X, y, incremental=True, epochs=1, classes=classes, holdout=False)
+        return self._fit(
+            X, y, incremental=True, epochs=1, classes=classes, holdout=False
+        )
 
     def _prepare_data(self, X, y, *, reset, classes):
         docs = check_documents(X)
@@ -344,7 +358,9 @@ class TransformerTextClassifier(
             )
             self.vocabulary_ = vocabulary
         else:
-            ids, offsets, n_truncated = encode(tokens, self.vocabulary_, max_len=self.max_len)
+            ids, offsets, n_truncated = encode(
+                tokens, self.vocabulary_, max_len=self.max_len
+            )
         self.n_truncated_ = n_truncated
         self._report_truncation(n_truncated, len(docs))
         return RaggedTokens(ids, offsets, torch.as_tensor(y_encoded), pad_id=PAD_ID)
@@ -365,7 +381,7 @@ class TransformerTextClassifier(
                 f"max_len={self.max_len} tokens and were truncated."
             )
 
-    def _build_module(self):
+    def _build_module(self, data):
         return TextClassifierModule(
             len(self.vocabulary_),
             len(self.classes_),
@@ -398,7 +414,9 @@ class TransformerTextClassifier(
         check_is_fitted(self)
         docs = check_documents(X)
         tokens = tokenize(docs, lowercase=self.lowercase, tokenizer=self.tokenizer)
-        ids, offsets, n_truncated = encode(tokens, self.vocabulary_, max_len=self.max_len)
+        ids, offsets, n_truncated = encode(
+            tokens, self.vocabulary_, max_len=self.max_len
+        )
         self._report_truncation(n_truncated, len(docs))
         return RaggedTokens(ids, offsets, pad_id=PAD_ID)
 
