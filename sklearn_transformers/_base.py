@@ -15,7 +15,9 @@ A subclass supplies four hooks:
   (and, where useful, initialised from the training data);
 - ``_criterion(data)``: ``(criterion class, keyword arguments)`` for the
   training data;
-- ``_stratify(data)``: labels to stratify the early-stopping split, or None.
+- ``_stratify(data)``: labels to stratify the early-stopping split, or None;
+- ``_score``: ``score(y_pred, y_true)`` on tensors, recorded per epoch as
+  ``train_score`` / ``valid_score`` in ``history_``.
 """
 
 import copy
@@ -35,6 +37,7 @@ from skorch.dataset import Dataset as SkorchDataset
 from skorch.helper import predefined_split
 from skorch.utils import noop
 
+from ._callbacks import EpochScore
 from ._data import BatchIterator
 from ._fixes import Interval
 
@@ -205,7 +208,7 @@ class AttentionEstimatorBase(BaseEstimator):
         """The skorch net for one call, with every skorch default set explicitly."""
         criterion, criterion_kwargs = self._criterion(data)
         sink = print if self.verbose else noop
-        callbacks = []
+        callbacks = [("epoch_score", EpochScore(type(self)._score))]
         if valid is not None:
             callbacks.append(
                 (

@@ -22,6 +22,7 @@ from sklearn.utils.validation import (
 )
 
 from ._base import AttentionEstimatorBase
+from ._callbacks import accuracy_score
 from ._data import RaggedTokens
 from ._fixes import Interval, StrOptions, _fit_context
 from ._modules import TextClassifierModule
@@ -183,8 +184,10 @@ class TransformerTextClassifier(
     n_truncated_ : int
         Training documents of the last fit longer than ``max_len``.
     history_ : skorch.History
-        Per-epoch records (``train_loss``, ``valid_loss`` with early
-        stopping, ``dur``), cumulative over ``warm_start`` and ``partial_fit``.
+        Per-epoch records: ``train_loss``, ``train_score`` (accuracy on the
+        training batches, measured while training), with early stopping
+        ``valid_loss`` and ``valid_score``, and ``dur`` (seconds); cumulative
+        over ``warm_start`` and ``partial_fit``.
     n_iter_ : int
         Epochs run, cumulative over ``warm_start`` and ``partial_fit``.
     module_ : torch.nn.Module
@@ -408,6 +411,8 @@ class TransformerTextClassifier(
 
     def _stratify(self, data):
         return data.y.numpy()
+
+    _score = staticmethod(accuracy_score)
 
     # ------------------------------------------------------------ inference
     def _encode(self, X):

@@ -11,6 +11,7 @@ from sklearn.linear_model import Ridge
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import AttentionEstimatorBase
+from ._callbacks import r2_score
 from ._data import DenseData
 from ._fixes import StrOptions, _fit_context
 from ._modules import SeriesRegressorModule
@@ -104,7 +105,10 @@ class AttentionTimeSeriesRegressor(
     y_mean_, y_scale_ : ndarray of shape (n_outputs_,)
         Target standardisation (zeros and ones when ``standardize=False``).
     history_ : skorch.History
-        Per-epoch records, cumulative over ``warm_start`` and ``partial_fit``.
+        Per-epoch records: ``train_loss`` (MSE on standardised targets),
+        ``train_score`` (R^2 on the training batches, measured while
+        training), with early stopping ``valid_loss`` and ``valid_score``, and
+        ``dur`` (seconds); cumulative over ``warm_start`` and ``partial_fit``.
     n_iter_ : int
         Epochs run, cumulative over ``warm_start`` and ``partial_fit``.
     module_ : torch.nn.Module
@@ -319,6 +323,8 @@ class AttentionTimeSeriesRegressor(
 
     def _stratify(self, data):
         return None
+
+    _score = staticmethod(r2_score)
 
     # ------------------------------------------------------------ inference
     def _encode(self, X):
