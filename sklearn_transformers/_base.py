@@ -107,6 +107,10 @@ def _seeded(seed, device):
 class AttentionEstimatorBase(BaseEstimator):
     """Shared machinery of the package's estimators. Not for direct use."""
 
+    # Parameters that shape the fitted model: a warm_start fit or partial_fit
+    # must keep them, and inference uses their values from the first fit.
+    _architecture_params = ("embed_dim", "num_heads", "num_layers", "ff_dim")
+
     _parameter_constraints: dict = {
         "embed_dim": [Interval(Integral, 1, None, closed="left")],
         "num_heads": [Interval(Integral, 1, None, closed="left")],
@@ -147,7 +151,21 @@ class AttentionEstimatorBase(BaseEstimator):
         """
         continuing = incremental and hasattr(self, "net_")
         self._check_hyperparameters()
+        if continuing:
+            self._check_same_architecture()
         device = resolve_device(self.device)
+        try:
+            return self._train(X, y, continuing, device, epochs, classes, holdout)
+        except Exception:
+            if not continuing:
+                self._forget_fit()  # a failed fit leaves no half-fitted state
+            raise
+
+    def _train(self, X, y, continuing, device, epochs, classes, holdout):
+        if not continuing:
+            self._fitted_params = {
+                name: getattr(self, name) for name in self._architecture_params
+            }
         data = self._prepare_data(X, y, reset=not continuing, classes=classes)
         # Fit is reproducible for an int random_state; later calls of an
         # incremental fit draw different (but still reproducible) seeds.
@@ -178,6 +196,24 @@ class AttentionEstimatorBase(BaseEstimator):
         self.history_ = net.history
         self.n_iter_ = len(net.history)
         return self
+
+    def _check_same_architecture(self):
+        changed = [
+            f"{name} from {self._fitted_params[name]!r} to {getattr(self, name)!r}"
+            for name in self._architecture_params
+            if getattr(self, name) != self._fitted_params[name]
+        ]
+        if changed:
+            raise ValueError(
+                "warm_start and partial_fit continue the fitted model, so they "
+                f"cannot change {', '.join(changed)}; refit with "
+                "warm_start=False to start anew."
+            )
+
+    def _forget_fit(self):
+        fitted = [name for name in vars(self) if name.endswith("_")]
+        for name in [*fitted, "_fitted_params"]:
+            self.__dict__.pop(name, None)
 
     def _holdout(self, data, seed):
         """Split off ``validation_fraction`` of the data for early stopping."""

@@ -11,6 +11,8 @@ from itertools import chain, repeat
 
 import numpy as np
 
+from ._unicode import COMBINING_MARKS
+
 __all__ = [
     "CLS_TOKEN",
     "PAD_TOKEN",
@@ -26,10 +28,11 @@ PAD_TOKEN, UNK_TOKEN, CLS_TOKEN = "[PAD]", "[UNK]", "[CLS]"
 SPECIAL_TOKENS = (PAD_TOKEN, UNK_TOKEN, CLS_TOKEN)  # ids 0, 1, 2
 PAD_ID, UNK_ID, CLS_ID = 0, 1, 2
 
-# A word is a run of unicode letters, digits or underscores, with inner
-# apostrophes kept ("don't"); every other non-space character is a token of
-# its own, so "!" and ":)" carry signal.
-_WORD_PATTERN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
+# A word is a run of unicode letters, digits, underscores and combining marks
+# (so "हिन्दी" stays whole), with inner apostrophes kept ("don't"); every other
+# non-space character is a token of its own, so "!" and ":)" carry signal.
+_WORD = rf"[\w{COMBINING_MARKS}]+"
+_WORD_PATTERN = re.compile(rf"{_WORD}(?:['’]{_WORD})*|[^\w\s]")
 
 
 def word_tokenize(text):
@@ -109,7 +112,7 @@ def build_vocabulary(token_lists, *, max_len, min_df=1, max_features=None):
     Only the first ``max_len`` tokens of each document count (the ones the
     model sees). Tokens kept: those in at least ``min_df`` documents (an int
     count, or a float proportion of documents), then the ``max_features`` most
-    frequent. Ids: the special tokens first, then by decreasing frequency,
+    frequent; text equal to a special token's name maps to ``[UNK]``. Ids: the special tokens first, then by decreasing frequency,
     ties in alphabetical order.
 
     Returns
@@ -137,15 +140,22 @@ def build_vocabulary(token_lists, *, max_len, min_df=1, max_features=None):
     doc_freq = np.bincount(pairs % n_types, minlength=n_types)
 
     min_count = min_df if isinstance(min_df, (int, np.integer)) else min_df * n_docs
-    candidates = np.flatnonzero((doc_freq >= max(min_count, 1)) & (term_freq > 0))
     words = np.array(list(indexer), dtype=object)
+    # A document's literal "[PAD]", "[UNK]" or "[CLS]" is an unknown word, not
+    # the special token.
+    is_special = np.isin(words, SPECIAL_TOKENS)
+    candidates = np.flatnonzero(
+        (doc_freq >= max(min_count, 1)) & (term_freq > 0) & ~is_special
+    )
     # Lexsort sorts by the last key first: frequency down, then the token.
     order = np.lexsort((words[candidates].astype(str), -term_freq[candidates]))
     chosen = candidates[order][:max_features]
 
     vocabulary = {token: i for i, token in enumerate(SPECIAL_TOKENS)}
     first = len(SPECIAL_TOKENS)
-    vocabulary.update(zip(words[chosen].tolist(), range(first, first + len(chosen))))
+    vocabulary.update(
+        zip(words[chosen].tolist(), range(first, first + len(chosen)), strict=True)
+    )
     remap = np.full(n_types, UNK_ID, dtype=np.int64)
     remap[chosen] = np.arange(first, first + len(chosen))
     ids, offsets = _with_cls(remap[provisional], kept)
@@ -174,6 +184,7 @@ def encode(token_lists, vocabulary, *, max_len):
         dtype=np.int64,
         count=int(lengths.sum()),
     )
+    ids[ids < len(SPECIAL_TOKENS)] = UNK_ID  # literal "[PAD]" etc. are unknown words
     positions, kept = _kept(lengths, max_len)
     ids, offsets = _with_cls(ids[positions], kept)
     return ids, offsets, int((lengths > max_len).sum())

@@ -1,6 +1,6 @@
 """make_windows: cut a time series into (past window, future target) pairs."""
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
@@ -73,22 +73,8 @@ def make_windows(series, window, horizon=1, *, step=1, target=None):
     _check_positive_int(horizon, "horizon")
     _check_positive_int(step, "step")
 
-    columns = None
-    if isinstance(series, pd.DataFrame):
-        columns = list(series.columns)
-        values = series.to_numpy()
-    elif isinstance(series, pd.Series):
-        values = series.to_numpy()
-    else:
-        values = np.asarray(series)
-    if values.dtype == bool or values.dtype == object:
-        try:
-            values = values.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"series must hold numbers: {exc}") from exc
-    if not np.issubdtype(values.dtype, np.number):
-        raise ValueError(f"series must hold numbers, got dtype {values.dtype}.")
-    values = values.astype(np.float64, copy=False)
+    columns = list(series.columns) if isinstance(series, pd.DataFrame) else None
+    values = _as_float_array(series)
     if values.ndim not in (1, 2):
         raise ValueError(
             "series must be 1-D (n_times,) or 2-D (n_times, n_features); got "
@@ -120,6 +106,34 @@ def make_windows(series, window, horizon=1, *, step=1, target=None):
     X = values[starts[:, None] + np.arange(window)]
     y = target_values[starts[:, None] + window + np.arange(horizon)]
     return X, (y[:, 0] if horizon == 1 else y)
+
+
+def _is_real_dtype(dtype):
+    return pd.api.types.is_bool_dtype(dtype) or (
+        pd.api.types.is_numeric_dtype(dtype)
+        and not pd.api.types.is_complex_dtype(dtype)
+    )
+
+
+def _as_float_array(series):
+    """The series as float64; bool counts as 0/1, pandas' missing values as NaN."""
+    if isinstance(series, (pd.Series, pd.DataFrame)):
+        frame = series.to_frame() if isinstance(series, pd.Series) else series
+        for column, dtype in frame.dtypes.items():
+            if not _is_real_dtype(dtype):
+                raise ValueError(
+                    f"series must hold numbers; column {column!r} has dtype {dtype}."
+                )
+        # na_value turns pd.NA of nullable columns into NaN, which is then
+        # reported with its position.
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    values = np.asarray(series)
+    if values.dtype == object:
+        if not all(isinstance(v, (Real, np.bool_)) for v in values.ravel()):
+            raise ValueError("series must hold numbers; got non-numeric values.")
+    elif not _is_real_dtype(values.dtype):
+        raise ValueError(f"series must hold numbers, got dtype {values.dtype}.")
+    return values.astype(np.float64)
 
 
 def _target_position(target, columns, n_columns):

@@ -88,7 +88,11 @@ def check_documents(X):
     if not is_str.all():
         i = int(np.argmin(is_str))
         bad = docs[i]
-        if bad is None or (isinstance(bad, float) and np.isnan(bad)) or bad is pd.NA:
+        if (
+            bad is None
+            or bad is pd.NA
+            or (isinstance(bad, (float, np.floating)) and np.isnan(bad))
+        ):
             raise ValueError(
                 f"X contains a missing document ({bad!r}) at index {i}; fill or "
                 "drop missing values first (an empty string is a valid document)."
@@ -228,6 +232,11 @@ class TransformerTextClassifier(
         "pooling": [StrOptions({"mean", "cls", "max"})],
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
+    _architecture_params = (
+        *AttentionEstimatorBase._architecture_params,
+        "max_len",
+        "pooling",
+    )
 
     def __init__(
         self,
@@ -365,7 +374,7 @@ class TransformerTextClassifier(
                 tokens, self.vocabulary_, max_len=self.max_len
             )
         self.n_truncated_ = n_truncated
-        self._report_truncation(n_truncated, len(docs))
+        self._report_truncation(n_truncated, len(docs), self.max_len)
         return RaggedTokens(ids, offsets, torch.as_tensor(y_encoded), pad_id=PAD_ID)
 
     @staticmethod
@@ -377,11 +386,11 @@ class TransformerTextClassifier(
                 f"classes {classes.tolist()} of the first fit."
             )
 
-    def _report_truncation(self, n_truncated, n_docs):
+    def _report_truncation(self, n_truncated, n_docs, max_len):
         if self.verbose and n_truncated:
             print(
                 f"{n_truncated} of {n_docs} documents are longer than "
-                f"max_len={self.max_len} tokens and were truncated."
+                f"max_len={max_len} tokens and were truncated."
             )
 
     def _build_module(self, data):
@@ -419,10 +428,9 @@ class TransformerTextClassifier(
         check_is_fitted(self)
         docs = check_documents(X)
         tokens = tokenize(docs, lowercase=self.lowercase, tokenizer=self.tokenizer)
-        ids, offsets, n_truncated = encode(
-            tokens, self.vocabulary_, max_len=self.max_len
-        )
-        self._report_truncation(n_truncated, len(docs))
+        max_len = self._fitted_params["max_len"]
+        ids, offsets, n_truncated = encode(tokens, self.vocabulary_, max_len=max_len)
+        self._report_truncation(n_truncated, len(docs), max_len)
         return RaggedTokens(ids, offsets, pad_id=PAD_ID)
 
     def decision_function(self, X):

@@ -142,6 +142,13 @@ class AttentionTimeSeriesRegressor(
         "standardize": ["boolean"],
         "linear_shortcut": ["boolean"],
     }
+    _architecture_params = (
+        *AttentionEstimatorBase._architecture_params,
+        "positional_encoding",
+        "pooling",
+        "standardize",
+        "linear_shortcut",
+    )
 
     def __init__(
         self,
