@@ -32,14 +32,15 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 from skorch.dataset import Dataset as SkorchDataset
 from skorch.helper import predefined_split
 from skorch.utils import noop
+from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from ._callbacks import EpochScore
 from ._data import BatchIterator
-from ._fixes import Interval
+from ._fixes import Interval, StrOptions
 
 __all__ = ["AttentionEstimatorBase", "resolve_device"]
 
@@ -120,6 +121,7 @@ class AttentionEstimatorBase(BaseEstimator):
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
+        "lr_schedule": [StrOptions({"cosine", "constant"})],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -140,13 +142,14 @@ class AttentionEstimatorBase(BaseEstimator):
                 f"num_heads={self.num_heads}."
             )
 
-    def _fit(self, X, y, *, incremental, epochs, classes=None, holdout=True):
+    def _fit(self, X, y, *, incremental, epochs, classes=None, partial=False):
         """Validate, (re)build or reuse the model, and train it.
 
         ``incremental`` keeps the fitted encoders, module, optimizer state and
         history of an earlier call (``warm_start`` and ``partial_fit``);
-        ``epochs`` is the number of epochs to run now; ``holdout`` allows the
-        early-stopping split (``partial_fit`` trains on all it is given).
+        ``epochs`` is the number of epochs to run now; ``partial`` marks a
+        ``partial_fit`` call, which trains on all it is given (no early
+        stopping) at the current learning rate (no schedule).
         The caller validates the parameters (``@_fit_context``).
         """
         continuing = incremental and hasattr(self, "net_")
@@ -155,13 +158,13 @@ class AttentionEstimatorBase(BaseEstimator):
             self._check_same_architecture()
         device = resolve_device(self.device)
         try:
-            return self._train(X, y, continuing, device, epochs, classes, holdout)
+            return self._train(X, y, continuing, device, epochs, classes, partial)
         except Exception:
             if not continuing:
                 self._forget_fit()  # a failed fit leaves no half-fitted state
             raise
 
-    def _train(self, X, y, continuing, device, epochs, classes, holdout):
+    def _train(self, X, y, continuing, device, epochs, classes, partial):
         if not continuing:
             self._fitted_params = {
                 name: getattr(self, name) for name in self._architecture_params
@@ -174,12 +177,14 @@ class AttentionEstimatorBase(BaseEstimator):
             seed = (seed + 7919 * self.n_iter_) % np.iinfo(np.int32).max
 
         valid = None
-        if self.early_stopping and holdout:
+        if self.early_stopping and not partial:
             data, valid = self._holdout(data, seed)
 
         with _seeded(seed, device):
             module = self.module_ if continuing else self._build_module(data)
-            net = self._make_net(module, data, device, valid, seed, epochs)
+            net = self._make_net(
+                module, data, device, valid, seed, epochs, schedule=not partial
+            )
             net.initialize()
             if continuing:
                 net.history = self.net_.history
@@ -240,11 +245,24 @@ class AttentionEstimatorBase(BaseEstimator):
             ) from exc
         return data.subset(np.sort(train_idx)), data.subset(np.sort(valid_idx))
 
-    def _make_net(self, module, data, device, valid, seed, epochs):
-        """The skorch net for one call, with every skorch default set explicitly."""
+    def _make_net(self, module, data, device, valid, seed, epochs, schedule):
+        """The skorch net for one call, with every skorch default set explicitly.
+
+        ``schedule`` allows the ``lr_schedule`` (``fit``, not ``partial_fit``).
+        """
         criterion, criterion_kwargs = self._criterion(data)
         sink = print if self.verbose else noop
         callbacks = [("epoch_score", EpochScore(type(self)._score))]
+        if self.lr_schedule == "cosine" and schedule:
+            steps = epochs * -(-len(data) // self.batch_size)
+            callbacks.append(
+                (
+                    "lr_schedule",
+                    LRScheduler(
+                        policy=CosineAnnealingLR, T_max=steps, step_every="batch"
+                    ),
+                )
+            )
         if valid is not None:
             callbacks.append(
                 (
@@ -282,6 +300,8 @@ class AttentionEstimatorBase(BaseEstimator):
             compile=False,
             use_caching="auto",
             optimizer__weight_decay=self.weight_decay,
+            # One fused kernel for the whole update: ~10% of a CPU epoch.
+            optimizer__fused=device.type in ("cpu", "cuda"),
             iterator_train__shuffle=True,
             iterator_train__seed=seed,
             iterator_valid__shuffle=False,

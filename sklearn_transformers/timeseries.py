@@ -52,6 +52,10 @@ class AttentionTimeSeriesRegressor(
         Mini-batch size.
     lr : float, default=1e-3
         Learning rate of the AdamW optimizer.
+    lr_schedule : {"cosine", "constant"}, default="cosine"
+        "cosine" decays the learning rate from ``lr`` towards 0 along a half
+        cosine over each ``fit``'s ``max_epochs`` (batch by batch); "constant"
+        keeps ``lr``. ``partial_fit`` always uses ``lr``.
     weight_decay : float, default=0.0
         AdamW weight decay.
     early_stopping : bool, default=False
@@ -161,6 +165,7 @@ class AttentionTimeSeriesRegressor(
         max_epochs=100,
         batch_size=32,
         lr=1e-3,
+        lr_schedule="cosine",
         weight_decay=0.0,
         early_stopping=False,
         validation_fraction=0.1,
@@ -183,6 +188,7 @@ class AttentionTimeSeriesRegressor(
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.lr_schedule = lr_schedule
         self.weight_decay = weight_decay
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -236,7 +242,7 @@ class AttentionTimeSeriesRegressor(
         self : AttentionTimeSeriesRegressor
             The updated regressor.
         """
-        return self._fit(X, y, incremental=True, epochs=1, holdout=False)
+        return self._fit(X, y, incremental=True, epochs=1, partial=True)
 
     def _prepare_data(self, X, y, *, reset, classes):
         X, y = validate_data(
