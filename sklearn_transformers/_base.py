@@ -165,6 +165,7 @@ class AttentionEstimatorBase(BaseEstimator):
             raise
 
     def _train(self, X, y, continuing, device, epochs, classes, partial):
+        """The body of :meth:`_fit`: prepare the data, build or reuse, train."""
         if not continuing:
             self._fitted_params = {
                 name: getattr(self, name) for name in self._architecture_params
