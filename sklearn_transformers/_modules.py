@@ -216,13 +216,16 @@ def pool(hidden, key_mask, how):
     """Pool ``(B, L, D)`` hidden states into ``(B, D)``, ignoring padding.
 
     ``how`` is ``"mean"`` (over real positions), ``"max"`` (over real
-    positions), ``"cls"`` (the first position) or ``"last"`` (the final
-    position). ``key_mask`` is ``(B, L)``, True for real positions, or None.
+    positions), ``"cls"`` (the first position) or ``"last"`` (the last real
+    position; sequences are padded at the end). ``key_mask`` is ``(B, L)``, True for real positions, or None.
     """
     if how == "cls":
         return hidden[:, 0]
     if how == "last":
-        return hidden[:, -1]
+        if key_mask is None:
+            return hidden[:, -1]
+        last = key_mask.sum(dim=1).clamp(min=1) - 1  # (B,) last real position
+        return hidden[torch.arange(len(hidden), device=hidden.device), last]
     if key_mask is None:
         return hidden.mean(dim=1) if how == "mean" else hidden.amax(dim=1)
     mask = key_mask.unsqueeze(-1)  # (B, L, 1)

@@ -596,3 +596,14 @@ def test_methods_before_fit_raise_not_fitted(method):
     args = () if method == "get_feature_names_out" else (X,)
     with pytest.raises(NotFittedError):
         getattr(reg, method)(*args)
+
+
+def test_last_pooling_skips_end_padding():
+    import torch
+
+    from sklearn_transformers._modules import pool
+
+    hidden = torch.arange(12, dtype=torch.float32).reshape(2, 3, 2)
+    key_mask = torch.tensor([[True, True, False], [True, True, True]])
+    pooled = pool(hidden, key_mask, "last")
+    assert torch.equal(pooled, torch.stack([hidden[0, 1], hidden[1, 2]]))
