@@ -117,7 +117,12 @@ def evaluate(
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
-    parser.add_argument("--seeds", type=int, default=3, help="fits per task (median)")
+    parser.add_argument(
+        "--seeds", type=int, default=3, help="AirPassengers fits (median)"
+    )
+    parser.add_argument(
+        "--elec-seeds", type=int, default=1, help="elecdemand fits per task (median)"
+    )
     parser.add_argument(
         "--train-windows",
         type=int,
@@ -127,10 +132,10 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     params = {}
-    seeds = args.seeds
+    seeds, elec_seeds = args.seeds, args.elec_seeds
     if args.quick:
         params = dict(embed_dim=8, num_heads=2, num_layers=1, ff_dim=16, max_epochs=2)
-        seeds = 1
+        seeds = elec_seeds = 1
 
     rows = []
     air = load_air_passengers()
@@ -186,7 +191,8 @@ def main(argv=None):
     )
 
     print(
-        f"Machine: {machine_line()}; median of {seeds} seed(s) for the estimator "
+        f"Machine: {machine_line()}; median of {seeds} (AirPassengers) and "
+        f"{elec_seeds} (elecdemand) seed(s) for the estimator "
         "(min-max in brackets). One-step-ahead forecasts of the last 20% of each "
         f"series; elecdemand models train on the {args.train_windows} windows "
         "before the test period.\n"
