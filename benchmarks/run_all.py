@@ -1,0 +1,137 @@
+"""Run every benchmark and write their tables to ``benchmarks/RESULTS.md``.
+
+The one command::
+
+    python benchmarks/run_all.py            # full run, minutes on 2 cores
+    python benchmarks/run_all.py --quick    # smoke run; writes to a temp file
+
+Runs ``text_quality``, ``speed`` and ``timeseries_quality`` one after another
+in this process (never in parallel: they time themselves), captures the
+markdown each prints and writes one section per script under a header with the
+date, the machine and the command. ``--quick`` and ``--threads`` are passed
+through; ``timeseries_quality`` takes its thread count from the environment
+that ``_threads`` sets. A full run writes ``benchmarks/RESULTS.md`` unless
+``--output`` says otherwise; a quick run writes to a temporary file unless
+``--output`` is given, so a smoke test never overwrites the results.
+"""
+
+import argparse
+import contextlib
+import datetime
+import io
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import _threads  # noqa: F401  (sets thread variables before numpy and torch load)
+import speed
+import text_quality
+import timeseries_quality
+import torch
+
+from _common import machine_line
+
+HERE = Path(__file__).resolve().parent
+SECTIONS = (
+    ("Text quality", text_quality, "text_quality.py"),
+    ("Speed", speed, "speed.py"),
+    ("Time-series quality", timeseries_quality, "timeseries_quality.py"),
+)
+
+
+def script_args(module, args):
+    """Command-line arguments passed through to one benchmark's ``main``."""
+    argv = ["--quick"] if args.quick else []
+    if module is not timeseries_quality:  # it has no --threads flag
+        argv += ["--threads", str(args.threads)]
+    return argv
+
+
+def run_section(module, argv):
+    """Run ``module.main(argv)``; return its printed markdown and seconds."""
+    buffer = io.StringIO()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(buffer):
+        module.main(argv)
+    return buffer.getvalue().strip(), time.perf_counter() - start
+
+
+def git_revision():
+    """Short commit of the working tree, marked when it has local changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=HERE,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"],
+            cwd=HERE,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + (" with local changes" if dirty else "")
+
+
+def header(args):
+    command = "python benchmarks/run_all.py" + (" --quick" if args.quick else "")
+    if args.threads != 1:
+        command += f" --threads {args.threads}"
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return "\n".join(
+        [
+            "# Benchmark results" + (" (quick smoke run)" if args.quick else ""),
+            "",
+            f"- Date: {now:%Y-%m-%d %H:%M} UTC; code: {git_revision()}",
+            f"- Machine: {machine_line()}",
+            f"- Threads: {args.threads} (torch, OpenMP and BLAS)",
+            f"- Reproduce: `{command}`",
+        ]
+    )
+
+
+def output_path(args):
+    if args.output is not None:
+        return Path(args.output)
+    if args.quick:
+        return Path(tempfile.mkdtemp(prefix="benchmarks-")) / "RESULTS.md"
+    return HERE / "RESULTS.md"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch / BLAS threads (default 1)"
+    )
+    parser.add_argument(
+        "--output",
+        help="where to write (default: benchmarks/RESULTS.md; a temp file "
+        "with --quick)",
+    )
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    parts = [header(args)]
+    for title, module, script in SECTIONS:
+        print(f"== {script}", file=sys.stderr, flush=True)
+        text, seconds = run_section(module, script_args(module, args))
+        print(text + "\n", file=sys.stderr, flush=True)
+        parts.append(
+            f"## {title}\n\n`python benchmarks/{script}` ({seconds:.0f} s)\n\n{text}"
+        )
+    path = output_path(args)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n\n".join(parts) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
