@@ -57,7 +57,9 @@ from sklearn_transformers._vocabulary import PAD_ID, build_vocabulary, encode, t
 
 from _common import load_reviews, machine_line, markdown_table, median, timed
 
-DEFAULTS = TransformerTextClassifier().get_params()
+# The default parameters, with the from-scratch values of the "auto" ones.
+_DEFAULT_CLF = TransformerTextClassifier()
+DEFAULTS = {name: _DEFAULT_CLF._resolved(name) for name in _DEFAULT_CLF.get_params()}
 MODEL_SIZES = ("embed_dim", "num_heads", "num_layers", "ff_dim", "dropout", "pooling")
 KERAS_QUOTED_S = 1.19  # issue 5: the tutorial's Keras model, 2 threads, quiet machine
 PLAIN_QUOTED_S = 0.50  # issue 5: a plain PyTorch loop on the same sizes

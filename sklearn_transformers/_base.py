@@ -22,7 +22,7 @@ A subclass supplies four hooks:
 
 import copy
 import math
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from numbers import Integral, Real
 
 import numpy as np
@@ -41,6 +41,7 @@ from torch.optim.lr_scheduler import CosineAnnealingLR
 from ._callbacks import EpochScore
 from ._data import BatchIterator
 from ._fixes import Interval, StrOptions
+from ._modules import Autocast
 
 __all__ = ["AttentionEstimatorBase", "resolve_device"]
 
@@ -126,6 +127,7 @@ class AttentionEstimatorBase(BaseEstimator):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "precision": [StrOptions({"float32", "bfloat16"})],
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -134,6 +136,16 @@ class AttentionEstimatorBase(BaseEstimator):
     }
 
     # ------------------------------------------------------------------ fit
+    def _resolved(self, name):
+        """The value parameter ``name`` takes in this fit.
+
+        A subclass resolves its ``"auto"`` defaults here.
+        """
+        return getattr(self, name)
+
+    def _configure_module(self, module):
+        """Apply fit-time settings to a new or continued module (a hook)."""
+
     def _check_hyperparameters(self):
         """Checks across parameters, after ``_parameter_constraints``."""
         if self.embed_dim % self.num_heads:
@@ -183,8 +195,15 @@ class AttentionEstimatorBase(BaseEstimator):
 
         with _seeded(seed, device):
             module = self.module_ if continuing else self._build_module(data)
+            self._configure_module(module)
             net = self._make_net(
-                module, data, device, valid, seed, epochs, schedule=not partial
+                self._for_training(module, device),
+                data,
+                device,
+                valid,
+                seed,
+                epochs,
+                schedule=not partial,
             )
             net.initialize()
             if continuing:
@@ -192,16 +211,30 @@ class AttentionEstimatorBase(BaseEstimator):
                 state = self.net_.optimizer_.state_dict()
                 net.optimizer_.load_state_dict(state)
                 for group in net.optimizer_.param_groups:
-                    group.update(lr=self.lr, weight_decay=self.weight_decay)
+                    group.update(
+                        lr=self._resolved("lr"), weight_decay=self.weight_decay
+                    )
             net.partial_fit(data)
         # The hold-out set served this call only; do not keep it in the model.
         net.train_split = None
-        net.module_.eval()
+        module.eval()
         self.net_ = net
-        self.module_ = net.module_
+        self.module_ = module
         self.history_ = net.history
         self.n_iter_ = len(net.history)
         return self
+
+    def _autocast(self, device):
+        """The ``precision`` setting as an autocast context for ``device``."""
+        if self.precision == "bfloat16":
+            return torch.autocast(device.type, dtype=torch.bfloat16)
+        return nullcontext()
+
+    def _for_training(self, module, device):
+        """``module`` as the training loop runs it (under autocast if asked)."""
+        if self.precision == "bfloat16":
+            return Autocast(module, device.type, torch.bfloat16)
+        return module
 
     def _check_same_architecture(self):
         changed = [
@@ -286,7 +319,7 @@ class AttentionEstimatorBase(BaseEstimator):
             module=module,
             criterion=criterion,
             optimizer=torch.optim.AdamW,
-            lr=self.lr,
+            lr=self._resolved("lr"),
             max_epochs=epochs,
             batch_size=self.batch_size,
             iterator_train=BatchIterator,
@@ -305,7 +338,9 @@ class AttentionEstimatorBase(BaseEstimator):
             optimizer__fused=device.type in ("cpu", "cuda"),
             iterator_train__shuffle=True,
             iterator_train__seed=seed,
+            iterator_train__device=device,
             iterator_valid__shuffle=False,
+            iterator_valid__device=device,
             **{f"criterion__{k}": v for k, v in criterion_kwargs.items()},
         )
 
@@ -320,11 +355,12 @@ class AttentionEstimatorBase(BaseEstimator):
         module.eval()
         device = next(module.parameters()).device
         forward = getattr(module, method)
+        batches = BatchIterator(data, batch_size, device=device)
         outputs = []
-        with torch.inference_mode():
-            for idx in BatchIterator(data, batch_size).batch_indices():
-                xb, _ = data.batch(idx)
-                outputs.append((idx, forward(xb.to(device)).float().cpu()))
+        with torch.inference_mode(), self._autocast(device):
+            for idx in batches.batch_indices():
+                xb, _ = batches.batch(idx)
+                outputs.append((idx, forward(xb).float().cpu()))
         return outputs
 
     def _run_module_dense(self, data, method):

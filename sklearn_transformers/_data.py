@@ -114,13 +114,27 @@ class BatchIterator:
         documents of similar length and needs little padding. Without
         ``shuffle`` the whole set is sorted by length. The order of the
         batches is shuffled again when ``shuffle`` is True.
+    device : torch.device or str, default=None
+        Where batches are sent. For a CUDA device each batch is gathered into
+        pinned (page-locked) memory and copied without blocking, so the copy
+        overlaps the GPU's work on the previous batch. None leaves batches on
+        the CPU (the training loop then moves them).
     """
 
-    def __init__(self, dataset, batch_size, shuffle=False, seed=None, bucket_size=50):
+    def __init__(
+        self,
+        dataset,
+        batch_size,
+        shuffle=False,
+        seed=None,
+        bucket_size=50,
+        device=None,
+    ):
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.bucket_size = bucket_size
+        self.device = None if device is None else torch.device(device)
         self.rng = np.random.default_rng(seed)
 
     def __len__(self):
@@ -148,6 +162,17 @@ class BatchIterator:
             batches = [batches[i] for i in self.rng.permutation(len(batches))]
         return [b for b in batches if len(b)]
 
+    def batch(self, idx):
+        """The batch of samples ``idx``, ``(X, y)``, on ``device``."""
+        return tuple(map(self._to_device, self.dataset.batch(idx)))
+
+    def _to_device(self, tensor):
+        if tensor is None or self.device is None:
+            return tensor
+        if self.device.type == "cuda":
+            return tensor.pin_memory().to(self.device, non_blocking=True)
+        return tensor.to(self.device)
+
     def __iter__(self):
         for idx in self.batch_indices():
-            yield self.dataset.batch(idx)
+            yield self.batch(idx)

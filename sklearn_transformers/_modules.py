@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
+    "Autocast",
     "LearnedPositionalEncoding",
     "MultiHeadSelfAttention",
     "SeriesRegressorModule",
@@ -380,3 +381,22 @@ class SeriesRegressorModule(nn.Module):
         if self.shortcut is not None:
             out = out + self.shortcut(x.flatten(1))  # (B, W*F) -> (B, horizon)
         return out
+
+
+class Autocast(nn.Module):
+    """Run ``module`` under ``torch.autocast``; return its output as float32.
+
+    The wrapped module keeps float32 weights; autocast picks the lower
+    precision for the operations that gain from it (matrix products,
+    attention). The output is cast back, so the loss is computed in float32.
+    """
+
+    def __init__(self, module, device_type, dtype):
+        super().__init__()
+        self.module = module
+        self.device_type = device_type
+        self.dtype = dtype
+
+    def forward(self, *args):
+        with torch.autocast(self.device_type, dtype=self.dtype):
+            return self.module(*args).float()

@@ -1,5 +1,6 @@
 """TransformerTextClassifier: raw text in, labels out."""
 
+import os
 from itertools import repeat
 from numbers import Integral, Real
 
@@ -21,12 +22,18 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
+from ._backbone import (
+    BackboneClassifierModule,
+    load_encoder,
+    load_tokenizer,
+    tokenize_for_backbone,
+)
 from ._base import AttentionEstimatorBase
 from ._callbacks import accuracy_score
 from ._data import RaggedTokens
 from ._fixes import Interval, StrOptions, _fit_context
 from ._modules import TextClassifierModule
-from ._vocabulary import PAD_ID, build_vocabulary, encode, tokenize
+from ._vocabulary import CLS_ID, PAD_ID, build_vocabulary, encode, tokenize
 
 __all__ = ["TransformerTextClassifier"]
 
@@ -110,16 +117,18 @@ class TransformerTextClassifier(
     ClassNamePrefixFeaturesOutMixin,
     AttentionEstimatorBase,
 ):
-    """Transformer encoder text classifier trained from scratch.
+    """Transformer encoder text classifier, from scratch or fine-tuned.
 
     Tokenizes raw documents, builds a vocabulary, trains a small transformer
     encoder (pre-LayerNorm blocks, multi-head self-attention) with skorch, and
-    predicts labels of the kind it was given.
+    predicts labels of the kind it was given. With ``backbone``, it fine-tunes
+    a pretrained Hugging Face encoder instead, with that encoder's tokenizer.
 
     Parameters
     ----------
     embed_dim : int, default=64
-        Model width (``d_model``).
+        Model width (``d_model``). Ignored with a ``backbone``, whose own
+        width is used (as are its heads, layers and feed-forward width).
     num_heads : int, default=4
         Attention heads; ``embed_dim`` must be divisible by ``num_heads``.
     num_layers : int, default=2
@@ -128,18 +137,22 @@ class TransformerTextClassifier(
         Hidden width of each block's feed-forward layer.
     dropout : float, default=0.4
         Dropout rate of the embeddings, the attention and feed-forward
-        outputs, and the head. 0.4 (not 0.1), ``weight_decay=0.05`` and
-        ``min_df=2`` were chosen on the fine-food reviews: with the cosine
+        outputs, and the head (with a ``backbone``: of the head only; the
+        encoder keeps its own dropout). 0.4 (not 0.1), ``weight_decay=0.05``
+        and ``min_df=2`` were chosen on the fine-food reviews: with the cosine
         schedule they gave 0.791 median test accuracy over three seeds
         (0.781 with dropout 0.3 and weight decay 0.01), while dropout 0.1
         overfit and swung between 0.74 and 0.78 from epoch to epoch.
-    max_epochs : int, default=8
-        Training epochs per ``fit`` (fewer with ``early_stopping``).
+    max_epochs : int or "auto", default="auto"
+        Training epochs per ``fit`` (fewer with ``early_stopping``). "auto"
+        is 8 from scratch and 2 for a ``backbone``.
     batch_size : int, default=32
         Mini-batch size. Training batches are drawn from length-sorted pools,
         so documents of similar length share a batch.
-    lr : float, default=1e-3
-        Learning rate of the AdamW optimizer.
+    lr : float or "auto", default="auto"
+        Learning rate of the AdamW optimizer. "auto" is 1e-3 from scratch,
+        2e-5 when fine-tuning a ``backbone`` and 1e-3 when only its head
+        trains (``freeze_backbone=True``).
     lr_schedule : {"cosine", "constant"}, default="cosine"
         "cosine" decays the learning rate from ``lr`` towards 0 along a half
         cosine over each ``fit``'s ``max_epochs`` (batch by batch); "constant"
@@ -159,21 +172,44 @@ class TransformerTextClassifier(
     min_df : int or float, default=2
         Keep tokens that occur in at least this many documents (int), or in
         this proportion of the documents (float in (0, 1]); rarer tokens
-        become ``[UNK]``.
-    max_len : int, default=256
+        become ``[UNK]``. ``max_features`` and ``min_df`` are ignored with a
+        ``backbone``, whose vocabulary is fixed.
+    max_len : int or "auto", default="auto"
         Tokens kept per document. Longer documents are truncated to their
         first ``max_len`` tokens (never dropped); ``n_truncated_`` counts them
-        and ``verbose`` reports them.
+        and ``verbose`` reports them. "auto" is 256 words from scratch and
+        128 for a ``backbone``, where tokens are its word pieces, special
+        tokens included; it cannot exceed the backbone's own limit.
     lowercase : bool, default=True
-        Lower-case documents before tokenizing.
+        Lower-case documents before tokenizing (ignored with a ``backbone``,
+        whose tokenizer decides).
     tokenizer : callable, default=None
         ``str -> list[str]``. None uses the built-in unicode word tokenizer
-        (words, with inner apostrophes, and single punctuation marks).
+        (words, with inner apostrophes, and single punctuation marks). Must be
+        None with a ``backbone``, which brings its own tokenizer.
     pooling : {"mean", "cls", "max"}, default="mean"
         How token states become one document vector: their mean, the state
         of the leading ``[CLS]`` token, or their element-wise maximum.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss, as in ``LogisticRegression``.
+    backbone : str, path or None, default=None
+        None trains the encoder above from scratch. Otherwise a local folder
+        or Hugging Face hub name of a pretrained encoder (BERT, MiniLM,
+        RoBERTa, ...) loaded with ``transformers`` (the optional extra
+        ``hf``): its tokenizer replaces the word tokenizer and its encoder,
+        with pooling and a new linear head, is fine-tuned. Set
+        ``HF_HUB_OFFLINE=1`` to make sure nothing is downloaded.
+    freeze_backbone : bool, default=False
+        Train only the head on top of a fixed ``backbone`` (faster, usually
+        less accurate). May change between ``warm_start`` fits, e.g. train
+        the head first, then fine-tune everything.
+    precision : {"float32", "bfloat16"}, default="float32"
+        "bfloat16" runs the forward passes (training and inference) under
+        ``torch.autocast`` in bfloat16, keeping the weights and the optimizer
+        in float32: faster on GPUs with bfloat16 units (and less memory),
+        usually slower on CPUs. bfloat16 has float32's range, so no loss
+        scaling is needed (float16 would need it, and is not offered).
+        Outputs are returned as float32 / float64 numpy arrays either way.
     device : str, default="cpu"
         "cpu", "cuda", "cuda:N", "mps" or "auto" (the best available). An
         unavailable device raises ``ValueError`` at fit.
@@ -194,9 +230,14 @@ class TransformerTextClassifier(
     classes_ : ndarray of shape (n_classes,)
         Class labels, as ``LabelEncoder`` orders them.
     vocabulary_ : dict of str -> int
-        Token to id; ids 0, 1, 2 are ``[PAD]``, ``[UNK]`` and ``[CLS]``.
+        Token to id; ids 0, 1, 2 are ``[PAD]``, ``[UNK]`` and ``[CLS]``
+        (with a ``backbone``: its tokenizer's vocabulary).
+    max_len_ : int
+        Tokens kept per document (``max_len`` with "auto" resolved).
     n_truncated_ : int
-        Training documents of the last fit longer than ``max_len``.
+        Training documents of the last fit longer than ``max_len_``.
+    backbone_tokenizer_ : transformers tokenizer
+        The backbone's tokenizer (only with a ``backbone``).
     history_ : skorch.History
         Per-epoch records: ``train_loss``, ``train_score`` (accuracy on the
         training batches, measured while training), with early stopping
@@ -205,7 +246,9 @@ class TransformerTextClassifier(
     n_iter_ : int
         Epochs run, cumulative over ``warm_start`` and ``partial_fit``.
     module_ : torch.nn.Module
-        The trained :class:`~sklearn_transformers._modules.TextClassifierModule`.
+        The trained :class:`~sklearn_transformers._modules.TextClassifierModule`
+        (with a ``backbone``: a ``BackboneClassifierModule`` holding the
+        fine-tuned encoder).
     net_ : skorch.NeuralNet
         The skorch net that trained ``module_``.
 
@@ -236,17 +279,32 @@ class TransformerTextClassifier(
             Interval(Integral, 1, None, closed="left"),
             Interval(Real, 0, 1, closed="right"),
         ],
-        "max_len": [Interval(Integral, 1, None, closed="left")],
+        "max_len": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "max_epochs": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "lowercase": ["boolean"],
         "tokenizer": [callable, None],
         "pooling": [StrOptions({"mean", "cls", "max"})],
         "class_weight": [dict, StrOptions({"balanced"}), None],
+        "backbone": [str, os.PathLike, None],
+        "freeze_backbone": ["boolean"],
     }
     _architecture_params = (
         *AttentionEstimatorBase._architecture_params,
         "max_len",
         "pooling",
+        "backbone",
     )
+    # Values of the "auto" parameters: (from scratch, fine-tuning a backbone,
+    # training the head of a frozen backbone).
+    _auto = {
+        "lr": (1e-3, 2e-5, 1e-3),
+        "max_epochs": (8, 2, 2),
+        "max_len": (256, 128, 128),
+    }
 
     def __init__(
         self,
@@ -256,9 +314,9 @@ class TransformerTextClassifier(
         num_layers=2,
         ff_dim=128,
         dropout=0.4,
-        max_epochs=8,
+        max_epochs="auto",
         batch_size=32,
-        lr=1e-3,
+        lr="auto",
         lr_schedule="cosine",
         weight_decay=0.05,
         early_stopping=False,
@@ -266,11 +324,14 @@ class TransformerTextClassifier(
         n_iter_no_change=5,
         max_features=None,
         min_df=2,
-        max_len=256,
+        max_len="auto",
         lowercase=True,
         tokenizer=None,
         pooling="mean",
         class_weight=None,
+        backbone=None,
+        freeze_backbone=False,
+        precision="float32",
         device="cpu",
         random_state=None,
         verbose=0,
@@ -297,6 +358,9 @@ class TransformerTextClassifier(
         self.tokenizer = tokenizer
         self.pooling = pooling
         self.class_weight = class_weight
+        self.backbone = backbone
+        self.freeze_backbone = freeze_backbone
+        self.precision = precision
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -321,7 +385,9 @@ class TransformerTextClassifier(
         self : TransformerTextClassifier
             The fitted classifier.
         """
-        return self._fit(X, y, incremental=self.warm_start, epochs=self.max_epochs)
+        return self._fit(
+            X, y, incremental=self.warm_start, epochs=self._resolved("max_epochs")
+        )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):
@@ -349,6 +415,22 @@ class TransformerTextClassifier(
             X, y, incremental=True, epochs=1, classes=classes, partial=True
         )
 
+    def _resolved(self, name):
+        value = getattr(self, name)
+        if isinstance(value, str) and value == "auto":
+            mode = 0 if self.backbone is None else 1 + bool(self.freeze_backbone)
+            return self._auto[name][mode]
+        return value
+
+    def _check_hyperparameters(self):
+        if self.backbone is None:
+            super()._check_hyperparameters()
+        elif self.tokenizer is not None:
+            raise ValueError(
+                "tokenizer= cannot be combined with backbone=: the backbone "
+                "brings its own tokenizer; set tokenizer=None."
+            )
+
     def _prepare_data(self, X, y, *, reset, classes):
         docs = check_documents(X)
         if y is None:
@@ -372,22 +454,55 @@ class TransformerTextClassifier(
             self._check_known_labels(y, self.classes_)
         y_encoded = np.searchsorted(self.classes_, y)
 
-        tokens = tokenize(docs, lowercase=self.lowercase, tokenizer=self.tokenizer)
         if reset:
-            vocabulary, ids, offsets, n_truncated = build_vocabulary(
-                tokens,
-                max_len=self.max_len,
-                min_df=self.min_df,
-                max_features=self.max_features,
-            )
-            self.vocabulary_ = vocabulary
-        else:
-            ids, offsets, n_truncated = encode(
-                tokens, self.vocabulary_, max_len=self.max_len
-            )
+            self._fit_tokenizer()
+        ids, offsets, n_truncated = self._tokenize(docs, reset=reset)
         self.n_truncated_ = n_truncated
-        self._report_truncation(n_truncated, len(docs), self.max_len)
-        return RaggedTokens(ids, offsets, torch.as_tensor(y_encoded), pad_id=PAD_ID)
+        self._report_truncation(n_truncated, len(docs), self.max_len_)
+        return RaggedTokens(
+            ids, offsets, torch.as_tensor(y_encoded), pad_id=self._pad_id
+        )
+
+    def _fit_tokenizer(self):
+        """Resolve ``max_len``; load the backbone's tokenizer if there is one."""
+        max_len = self._resolved("max_len")
+        if self.backbone is not None:
+            tokenizer = load_tokenizer(self.backbone)
+            limit = tokenizer.model_max_length
+            if max_len > limit:
+                raise ValueError(
+                    f"max_len={max_len} exceeds the {limit} tokens that "
+                    f"backbone={str(self.backbone)!r} can read."
+                )
+            self.backbone_tokenizer_ = tokenizer
+            self.vocabulary_ = tokenizer.get_vocab()
+        self.max_len_ = max_len
+
+    @property
+    def _pad_id(self):
+        if self.backbone is None:
+            return PAD_ID
+        return self.backbone_tokenizer_.pad_token_id
+
+    def _tokenize(self, docs, *, reset):
+        """Token ids of ``docs``: ``(ids, offsets, n_truncated)``.
+
+        From scratch, ``reset`` learns the vocabulary from ``docs``.
+        """
+        if self.backbone is not None:
+            return tokenize_for_backbone(
+                self.backbone_tokenizer_, docs, max_len=self.max_len_
+            )
+        tokens = tokenize(docs, lowercase=self.lowercase, tokenizer=self.tokenizer)
+        if not reset:
+            return encode(tokens, self.vocabulary_, max_len=self.max_len_)
+        self.vocabulary_, ids, offsets, n_truncated = build_vocabulary(
+            tokens,
+            max_len=self.max_len_,
+            min_df=self.min_df,
+            max_features=self.max_features,
+        )
+        return ids, offsets, n_truncated
 
     @staticmethod
     def _check_known_labels(y, classes):
@@ -406,6 +521,14 @@ class TransformerTextClassifier(
             )
 
     def _build_module(self, data):
+        if self.backbone is not None:
+            return BackboneClassifierModule(
+                load_encoder(self.backbone),
+                len(self.classes_),
+                pooling=self.pooling,
+                dropout=self.dropout,
+                pad_id=self._pad_id,
+            )
         return TextClassifierModule(
             len(self.vocabulary_),
             len(self.classes_),
@@ -414,10 +537,14 @@ class TransformerTextClassifier(
             num_layers=self.num_layers,
             ff_dim=self.ff_dim,
             dropout=self.dropout,
-            max_len=self.max_len + 1,  # + the [CLS] token
+            max_len=self.max_len_ + 1,  # + the [CLS] token
             pooling=self.pooling,
             pad_id=PAD_ID,
         )
+
+    def _configure_module(self, module):
+        if self.backbone is not None:
+            module.freeze(self.freeze_backbone)
 
     def _criterion(self, data):
         kwargs = {}
@@ -439,11 +566,9 @@ class TransformerTextClassifier(
     def _encode(self, X):
         check_is_fitted(self)
         docs = check_documents(X)
-        tokens = tokenize(docs, lowercase=self.lowercase, tokenizer=self.tokenizer)
-        max_len = self._fitted_params["max_len"]
-        ids, offsets, n_truncated = encode(tokens, self.vocabulary_, max_len=max_len)
-        self._report_truncation(n_truncated, len(docs), max_len)
-        return RaggedTokens(ids, offsets, pad_id=PAD_ID)
+        ids, offsets, n_truncated = self._tokenize(docs, reset=False)
+        self._report_truncation(n_truncated, len(docs), self.max_len_)
+        return RaggedTokens(ids, offsets, pad_id=self._pad_id)
 
     def _logits(self, X):
         """Class logits ``(n_samples, n_classes)`` as float64."""
@@ -526,7 +651,9 @@ class TransformerTextClassifier(
 
         Uses the last layer, averaged over heads: the ``[CLS]`` position's
         attention with ``pooling="cls"``, else the mean over all positions.
-        The ``[CLS]`` token itself is left out and the rest renormalised.
+        The ``[CLS]`` token itself (with a ``backbone``: every special token
+        but the unknown token) is left out and the rest renormalised. With a
+        ``backbone`` the tokens are its word pieces (``"##ing"``).
 
         Parameters
         ----------
@@ -542,17 +669,26 @@ class TransformerTextClassifier(
             (empty for an empty document).
         """
         data = self._encode(X)
-        id_to_token = np.empty(len(self.vocabulary_), dtype=object)
+        id_to_token = np.empty(max(self.vocabulary_.values()) + 1, dtype=object)
         id_to_token[list(self.vocabulary_.values())] = list(self.vocabulary_)
+        hidden = self._hidden_token_ids()
         result = [None] * len(data)
         for idx, weights in self._run_module(data, "attention", batch_size=64):
             for row, i in enumerate(idx):
-                length = data.lengths[i]
-                w = weights[row, 1:length].double().numpy()  # drop [CLS]
+                ids = data.document(i)
+                shown = ~np.isin(ids, hidden)
+                w = weights[row, : len(ids)][torch.from_numpy(shown)].double().numpy()
                 total = w.sum()
                 w = w / total if total > 0 else w
-                result[i] = (id_to_token[data.document(i)[1:]].tolist(), w)
+                result[i] = (id_to_token[ids[shown]].tolist(), w)
         return result
+
+    def _hidden_token_ids(self):
+        """Ids of the structural tokens that ``attention_weights`` leaves out."""
+        if self.backbone is None:
+            return np.array([PAD_ID, CLS_ID])
+        tokenizer = self.backbone_tokenizer_
+        return np.setdiff1d(tokenizer.all_special_ids, [tokenizer.unk_token_id])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -83,6 +83,13 @@ class AttentionTimeSeriesRegressor(
         initialised with the ridge regression (``alpha=1``) of the targets on
         the windows, so training starts from a linear autoregression and
         attention learns what it misses. Set False for a pure attention model.
+    precision : {"float32", "bfloat16"}, default="float32"
+        "bfloat16" runs the forward passes (training and inference) under
+        ``torch.autocast`` in bfloat16, keeping the weights and the optimizer
+        in float32: faster on GPUs with bfloat16 units (and less memory),
+        usually slower on CPUs. bfloat16 has float32's range, so no loss
+        scaling is needed (float16 would need it, and is not offered).
+        Outputs are returned as float32 / float64 numpy arrays either way.
     device : str, default="cpu"
         "cpu", "cuda", "cuda:N", "mps" or "auto" (the best available). An
         unavailable device raises ``ValueError`` at fit.
@@ -177,6 +184,7 @@ class AttentionTimeSeriesRegressor(
         pooling="last",
         standardize=True,
         linear_shortcut=True,
+        precision="float32",
         device="cpu",
         random_state=None,
         verbose=0,
@@ -200,6 +208,7 @@ class AttentionTimeSeriesRegressor(
         self.pooling = pooling
         self.standardize = standardize
         self.linear_shortcut = linear_shortcut
+        self.precision = precision
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

@@ -1,0 +1,252 @@
+"""Pretrained Hugging Face encoders as the text classifier's backbone.
+
+The optional dependency ``transformers`` is imported inside the functions that
+need it, so the package imports without it. Nothing here knows about
+scikit-learn or skorch: :func:`load_tokenizer` and :func:`load_encoder` read a
+local folder or a hub name, :func:`tokenize_for_backbone` turns documents into
+token ids, and :class:`BackboneClassifierModule` puts pooling and a
+classification head on the encoder.
+
+Shapes use ``B`` (batch), ``L`` (sequence length), ``D`` (the encoder's hidden
+size) and ``H`` (its attention heads).
+"""
+
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._modules import init_weights, pool, received_attention
+
+__all__ = [
+    "BackboneClassifierModule",
+    "import_transformers",
+    "load_encoder",
+    "load_tokenizer",
+    "tokenize_for_backbone",
+]
+
+
+def import_transformers():
+    """Import and return ``transformers``, with a clear error when it is missing."""
+    try:
+        import transformers
+    except ImportError as exc:
+        raise ImportError(
+            "backbone= needs the optional dependency 'transformers'; install it "
+            "with: pip install 'sklearn-transformers[hf]'"
+        ) from exc
+    return transformers
+
+
+@contextmanager
+def _quiet(transformers):
+    """Silence transformers' loading progress bars and notices for a moment."""
+    logging = transformers.utils.logging
+    bars_were_off = logging.is_progress_bar_enabled() is False
+    verbosity = logging.get_verbosity()
+    logging.disable_progress_bar()
+    logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+        if not bars_were_off:
+            logging.enable_progress_bar()
+
+
+def _load(kind, backbone, loader):
+    transformers = import_transformers()
+    try:
+        with _quiet(transformers):
+            return loader(transformers)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(
+            f"backbone={str(backbone)!r}: could not load its {kind}. Give a local "
+            "folder holding a Hugging Face encoder (config.json, weights, "
+            "tokenizer files) or a hub name that is already cached (set "
+            f"HF_HUB_OFFLINE=1 to stay offline). The loader said: {exc}"
+        ) from exc
+
+
+def load_tokenizer(backbone):
+    """The backbone's (fast) tokenizer; it must have a padding token."""
+    tokenizer = _load(
+        "tokenizer",
+        backbone,
+        lambda tf: tf.AutoTokenizer.from_pretrained(str(backbone)),
+    )
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError(
+            f"backbone={str(backbone)!r} has no fast (Rust) tokenizer; "
+            "sklearn-transformers needs one to count truncated documents."
+        )
+    if tokenizer.pad_token_id is None:
+        raise ValueError(
+            f"backbone={str(backbone)!r}: its tokenizer has no padding token, "
+            "which batching needs; choose an encoder model (BERT, RoBERTa, "
+            "MiniLM, ...)."
+        )
+    return tokenizer
+
+
+def load_encoder(backbone):
+    """The pretrained encoder (``AutoModel``), with its weights."""
+    return _load(
+        "model",
+        backbone,
+        lambda tf: tf.AutoModel.from_pretrained(str(backbone)),
+    )
+
+
+def encoder_from_config(config_dict):
+    """An encoder with the architecture in ``config_dict`` and untrained weights."""
+    transformers = import_transformers()
+    config_class = type(transformers.AutoConfig.for_model(config_dict["model_type"]))
+    config = config_class.from_dict(config_dict)
+    with _quiet(transformers):
+        return transformers.AutoModel.from_config(config)
+
+
+def tokenize_for_backbone(tokenizer, documents, *, max_len):
+    """Token ids of each document, special tokens included, at most ``max_len``.
+
+    Text that looks like a special token (``"[SEP]"``) is split as plain text.
+
+    Returns
+    -------
+    ids : ndarray of shape (n_tokens,)
+        All documents' ids, one after another.
+    offsets : ndarray of shape (n_documents + 1,)
+        Document ``i`` is ``ids[offsets[i]:offsets[i + 1]]``.
+    n_truncated : int
+        Documents longer than ``max_len`` tokens.
+    """
+    encoded = tokenizer(
+        documents,
+        truncation=True,
+        max_length=max_len,
+        split_special_tokens=True,
+        return_attention_mask=False,
+        return_token_type_ids=False,
+    )
+    docs = encoded.encodings
+    lengths = np.fromiter((len(e.ids) for e in docs), dtype=np.int64, count=len(docs))
+    offsets = np.zeros(len(docs) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    ids = np.fromiter(
+        (i for e in docs for i in e.ids), dtype=np.int64, count=int(offsets[-1])
+    )
+    n_truncated = sum(1 for e in docs if e.overflowing)
+    return ids, offsets, n_truncated
+
+
+class BackboneClassifierModule(nn.Module):
+    """A pretrained encoder, pooling and a linear classification head.
+
+    Token id ``pad_id`` marks padding; it is masked in the encoder's attention
+    and in pooling. Input ``(B, L)`` int64 token ids, output ``(B, n_classes)``.
+
+    Parameters
+    ----------
+    encoder : transformers.PreTrainedModel
+        An encoder returning ``last_hidden_state`` ``(B, L, D)``.
+    n_classes : int
+    pooling : {"mean", "cls", "max"}
+    dropout : float
+        Dropout on the pooled vector, before the head.
+    pad_id : int
+    frozen : bool, default=False
+        Keep the encoder's weights fixed (no gradients, no dropout) and train
+        the head only. Can be changed later with :meth:`freeze`.
+    """
+
+    def __init__(self, encoder, n_classes, *, pooling, dropout, pad_id, frozen=False):
+        super().__init__()
+        self.encoder = encoder
+        self.pooling = pooling
+        self.pad_id = pad_id
+        self.head_dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(encoder.config.hidden_size, n_classes)
+        init_weights(self.head)
+        self.freeze(frozen)
+
+    def freeze(self, frozen):
+        """Fix (True) or release (False) the encoder's weights."""
+        self.frozen = bool(frozen)
+        self.encoder.requires_grad_(not self.frozen)
+        self.train(self.training)
+
+    def train(self, mode=True):
+        super().train(mode)
+        if self.frozen:
+            self.encoder.eval()  # a fixed encoder keeps its dropout off
+        return self
+
+    def encode(self, tokens, *, need_weights=False):
+        """Return hidden states ``(B, L, D)``, key mask ``(B, L)``, weights.
+
+        The weights are the last layer's ``(B, H, L, L)`` attention
+        probabilities when ``need_weights``, else None.
+        """
+        key_mask = tokens != self.pad_id  # (B, L)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
+            if need_weights:
+                hidden, weights = self._encode_with_weights(tokens, key_mask)
+            else:
+                out = self.encoder(input_ids=tokens, attention_mask=key_mask.long())
+                hidden, weights = out.last_hidden_state, None  # (B, L, D)
+        return hidden, key_mask, weights
+
+    def _encode_with_weights(self, tokens, key_mask):
+        # Fused attention kernels do not return their probabilities: run the
+        # plain ("eager") implementation for this call only.
+        previous = self.encoder.config._attn_implementation
+        self.encoder.set_attn_implementation("eager")
+        try:
+            out = self.encoder(
+                input_ids=tokens,
+                attention_mask=key_mask.long(),
+                output_attentions=True,
+            )
+        finally:
+            self.encoder.set_attn_implementation(previous)
+        return out.last_hidden_state, out.attentions[-1]
+
+    def embed_documents(self, tokens):
+        """Pooled document embeddings ``(B, D)``."""
+        hidden, key_mask, _ = self.encode(tokens)
+        return pool(hidden, key_mask, self.pooling)
+
+    def attention(self, tokens):
+        """Attention each token received in the last layer, ``(B, L)``."""
+        _, key_mask, weights = self.encode(tokens, need_weights=True)
+        return received_attention(weights, key_mask, self.pooling)
+
+    def forward(self, tokens):
+        # tokens: (B, L) -> logits (B, n_classes)
+        return self.head(self.head_dropout(self.embed_documents(tokens)))
+
+    # transformers models hold hooks that pickle cannot store; keep the
+    # encoder as its configuration and weights instead, and rebuild it.
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        modules = dict(state["_modules"])
+        encoder = modules.pop("encoder")
+        state["_modules"] = modules
+        state["_encoder"] = (
+            encoder.config.to_dict(),
+            encoder.config._attn_implementation,
+            encoder.state_dict(),
+        )
+        return state
+
+    def __setstate__(self, state):
+        config, attn_implementation, weights = state.pop("_encoder")
+        super().__setstate__(state)
+        encoder = encoder_from_config(config)
+        encoder.load_state_dict(weights)
+        encoder.set_attn_implementation(attn_implementation)
+        self._modules["encoder"] = encoder
+        self.freeze(self.frozen)
