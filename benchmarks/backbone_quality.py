@@ -19,11 +19,11 @@ import os
 import _threads  # noqa: F401  (sets thread variables before numpy and torch load)
 import torch
 from sklearn.dummy import DummyClassifier
+from text_quality import evaluate, summary_row, tfidf_logistic
 
 from sklearn_transformers import TransformerTextClassifier
 
 from _common import load_reviews, machine_line, markdown_table, median
-from text_quality import evaluate, summary_row, tfidf_logistic
 
 ACCURACY_GOAL = 0.83  # issue 7
 # The smoke run: a few documents, short inputs, one epoch.

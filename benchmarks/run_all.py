@@ -2,13 +2,16 @@
 
 The one command::
 
-    python benchmarks/run_all.py            # full run, minutes on 2 cores
+    python benchmarks/run_all.py            # full run, about an hour on 2 cores
     python benchmarks/run_all.py --quick    # smoke run; writes to a temp file
+    python benchmarks/run_all.py --only backbone_quality   # rerun one section
 
-Runs ``text_quality``, ``speed`` and ``timeseries_quality`` one after another
-in this process (never in parallel: they time themselves), captures the
-markdown each prints and writes one section per script under a header with the
-date, the machine and the command. ``--quick`` and ``--threads`` are passed
+Runs every script in ``SECTIONS`` one after another in this process (never in
+parallel: they time themselves), captures the markdown each prints and writes
+one section per script, each stamped with its own date and commit, under a
+header naming the machine and the command. ``--only`` reruns the named
+scripts and replaces their sections in the existing results file, keeping the
+others as they were (with their own stamps). ``--quick`` and ``--threads`` are passed
 through; ``timeseries_quality`` takes its thread count from the environment
 that ``_threads`` sets. A full run writes ``benchmarks/RESULTS.md`` unless
 ``--output`` says otherwise; a quick run writes to a temporary file unless
@@ -26,11 +29,12 @@ import time
 from pathlib import Path
 
 import _threads  # noqa: F401  (sets thread variables before numpy and torch load)
+import backbone_quality
 import speed
+import text_quality
 import timeseries_quality
 import torch
 
-import text_quality
 from _common import machine_line
 
 HERE = Path(__file__).resolve().parent
@@ -38,6 +42,7 @@ SECTIONS = (
     ("Text quality", text_quality, "text_quality.py"),
     ("Speed", speed, "speed.py"),
     ("Time-series quality", timeseries_quality, "timeseries_quality.py"),
+    ("Pretrained backbone", backbone_quality, "backbone_quality.py"),
 )
 
 
@@ -84,17 +89,31 @@ def header(args):
     command = "python benchmarks/run_all.py" + (" --quick" if args.quick else "")
     if args.threads != 1:
         command += f" --threads {args.threads}"
-    now = datetime.datetime.now(datetime.timezone.utc)
     return "\n".join(
         [
             "# Benchmark results" + (" (quick smoke run)" if args.quick else ""),
             "",
-            f"- Date: {now:%Y-%m-%d %H:%M} UTC; code: {git_revision()}",
             f"- Machine: {machine_line()}",
             f"- Threads: {args.threads} (torch, OpenMP and BLAS)",
-            f"- Reproduce: `{command}`",
+            f"- Reproduce: `{command}` (all sections), or "
+            "`python benchmarks/run_all.py --only NAME` (one section, named by "
+            "its script)",
         ]
     )
+
+
+def stamp():
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return f"run {now:%Y-%m-%d %H:%M} UTC, code {git_revision()}"
+
+
+def split_sections(text):
+    """``{title: section text}`` of an existing results file (``## `` headings)."""
+    sections = {}
+    for part in text.split("\n## ")[1:]:
+        title = part.split("\n", 1)[0].strip()
+        sections[title] = "## " + part.strip()
+    return sections
 
 
 def output_path(args):
@@ -112,6 +131,11 @@ def main(argv=None):
         "--threads", type=int, default=1, help="torch / BLAS threads (default 1)"
     )
     parser.add_argument(
+        "--only",
+        help="comma-separated script names (e.g. backbone_quality): rerun only "
+        "these and keep the other sections of the results file",
+    )
+    parser.add_argument(
         "--output",
         help="where to write (default: benchmarks/RESULTS.md; a temp file "
         "with --quick)",
@@ -119,15 +143,26 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
+    path = output_path(args)
+    only = None if args.only is None else set(args.only.split(","))
+    known = {script.removesuffix(".py") for _, _, script in SECTIONS}
+    if only is not None and not only <= known:
+        parser.error(f"--only: unknown {sorted(only - known)}; known: {sorted(known)}")
+    kept = split_sections(path.read_text()) if only and path.exists() else {}
+
     parts = [header(args)]
     for title, module, script in SECTIONS:
+        if only is not None and script.removesuffix(".py") not in only:
+            if title in kept:
+                parts.append(kept[title])
+            continue
         print(f"== {script}", file=sys.stderr, flush=True)
         text, seconds = run_section(module, script_args(module, args))
         print(text + "\n", file=sys.stderr, flush=True)
         parts.append(
-            f"## {title}\n\n`python benchmarks/{script}` ({seconds:.0f} s)\n\n{text}"
+            f"## {title}\n\n`python benchmarks/{script}` ({seconds:.0f} s; "
+            f"{stamp()})\n\n{text}"
         )
-    path = output_path(args)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n\n".join(parts) + "\n")
     print(f"wrote {path}")
