@@ -42,6 +42,10 @@ SCRIPTS = {
             "electricity_attention.png",
         },
     ),
+    "fine_tuning.py": (
+        "| model | test accuracy | fit (s) |",
+        {"backbone_attention.png", "backbone_history.png"},
+    ),
     "attention_walkthrough.py": (
         "| concept | weights shape | rows sum to 1 | check |",
         {
