@@ -6,13 +6,16 @@ the skorch net built inside ``fit`` with every skorch default set explicitly,
 early stopping, ``warm_start`` / ``partial_fit``, ``history_`` / ``n_iter_``,
 and batched inference under ``torch.inference_mode()``.
 
-A subclass supplies four hooks:
+A subclass supplies these hooks:
 
 - ``_prepare_data(X, y, *, reset, classes)``: validate the input, fit the
   encoders (vocabulary, scaler, classes) when ``reset``, return a data set
   from :mod:`._data`;
-- ``_build_module(data)``: the torch module, built from the fitted encoders
-  (and, where useful, initialised from the training data);
+- ``_new_module()``: the untrained torch module, built from fitted
+  attributes only (``_fitted_params`` for the architecture), without
+  training data;
+- ``_build_module(data)``: the module for a new fit; by default
+  ``_new_module()``, overridden where the training data initialises weights;
 - ``_criterion(data)``: ``(criterion class, keyword arguments)`` for the
   training data;
 - ``_stratify(data)``: labels to stratify the early-stopping split, or None;
@@ -308,6 +311,10 @@ class AttentionEstimatorBase(BaseEstimator):
             iterator_valid__shuffle=False,
             **{f"criterion__{k}": v for k, v in criterion_kwargs.items()},
         )
+
+    def _build_module(self, data):
+        """The module for a new fit; subclasses may initialise it from ``data``."""
+        return self._new_module()
 
     # ------------------------------------------------------------ inference
     def _run_module(self, data, method, batch_size=INFERENCE_BATCH_SIZE):

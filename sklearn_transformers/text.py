@@ -405,17 +405,18 @@ class TransformerTextClassifier(
                 f"max_len={max_len} tokens and were truncated."
             )
 
-    def _build_module(self, data):
+    def _new_module(self):
+        fitted = self._fitted_params
         return TextClassifierModule(
             len(self.vocabulary_),
             len(self.classes_),
-            embed_dim=self.embed_dim,
-            num_heads=self.num_heads,
-            num_layers=self.num_layers,
-            ff_dim=self.ff_dim,
+            embed_dim=fitted["embed_dim"],
+            num_heads=fitted["num_heads"],
+            num_layers=fitted["num_layers"],
+            ff_dim=fitted["ff_dim"],
             dropout=self.dropout,
-            max_len=self.max_len + 1,  # + the [CLS] token
-            pooling=self.pooling,
+            max_len=fitted["max_len"] + 1,  # + the [CLS] token
+            pooling=fitted["pooling"],
             pad_id=PAD_ID,
         )
 

@@ -306,21 +306,25 @@ class AttentionTimeSeriesRegressor(
             (windows - self.x_mean_) / self.x_scale_, dtype=torch.float32
         )
 
-    def _build_module(self, data):
+    def _new_module(self):
         window, n_features = self.window_shape_
-        module = SeriesRegressorModule(
+        fitted = self._fitted_params
+        return SeriesRegressorModule(
             n_features,
             window,
             self.n_outputs_,
-            embed_dim=self.embed_dim,
-            num_heads=self.num_heads,
-            num_layers=self.num_layers,
-            ff_dim=self.ff_dim,
+            embed_dim=fitted["embed_dim"],
+            num_heads=fitted["num_heads"],
+            num_layers=fitted["num_layers"],
+            ff_dim=fitted["ff_dim"],
             dropout=self.dropout,
-            positional_encoding=self.positional_encoding,
-            pooling=self.pooling,
-            linear_shortcut=self.linear_shortcut,
+            positional_encoding=fitted["positional_encoding"],
+            pooling=fitted["pooling"],
+            linear_shortcut=fitted["linear_shortcut"],
         )
+
+    def _build_module(self, data):
+        module = self._new_module()
         if module.shortcut is not None:
             # Start from the ridge solution: training then begins at a linear
             # autoregression, and attention learns what it misses.
