@@ -4,7 +4,8 @@
 the shared hyperparameters and their validation, seeding, device resolution,
 the skorch net built inside ``fit`` with every skorch default set explicitly,
 early stopping, ``warm_start`` / ``partial_fit``, ``history_`` / ``n_iter_``,
-and batched inference under ``torch.inference_mode()``.
+batched inference under ``torch.inference_mode()``, and ``save`` / ``load``
+(the file format lives in :mod:`._persistence`).
 
 A subclass supplies these hooks:
 
@@ -12,8 +13,8 @@ A subclass supplies these hooks:
   encoders (vocabulary, scaler, classes) when ``reset``, return a data set
   from :mod:`._data`;
 - ``_new_module()``: the untrained torch module, built from fitted
-  attributes only (``_fitted_params`` for the architecture), without
-  training data;
+  attributes only (``_fitted_params`` for the architecture); ``load`` calls it
+  before filling in the saved weights, so it must not need training data;
 - ``_build_module(data)``: the module for a new fit; by default
   ``_new_module()``, overridden where the training data initialises weights;
 - ``_criterion(data)``: ``(criterion class, keyword arguments)`` for the
@@ -21,6 +22,19 @@ A subclass supplies these hooks:
 - ``_stratify(data)``: labels to stratify the early-stopping split, or None;
 - ``_score``: ``score(y_pred, y_true)`` on tensors, recorded per epoch as
   ``train_score`` / ``valid_score`` in ``history_``.
+
+Persistence hooks (defaults do nothing; override to store more state):
+
+- ``_persist_extra()``: a dict of named text blobs (str -> str) that ``save``
+  stores next to the fitted state, e.g. a configuration or tokenizer files;
+- ``_restore_extra(blobs)``: receives that dict on ``load``, after the
+  hyperparameters and fitted attributes are set and before ``_new_module()``;
+- ``_not_persisted``: instance attributes ``save`` leaves out (every other
+  attribute that is not a hyperparameter is saved, so new fitted attributes
+  need no change here; ``save`` raises ``TypeError`` naming one it cannot
+  store as data);
+- ``_training_only_params``: hyperparameters that ``save`` may store as None
+  (with a ``UserWarning``) when they hold objects that are not data.
 """
 
 import copy
@@ -44,6 +58,7 @@ from torch.optim.lr_scheduler import CosineAnnealingLR
 from ._callbacks import EpochScore
 from ._data import BatchIterator
 from ._fixes import Interval, StrOptions
+from ._persistence import load_estimator, save_estimator
 
 __all__ = ["AttentionEstimatorBase", "resolve_device"]
 
@@ -115,6 +130,15 @@ class AttentionEstimatorBase(BaseEstimator):
     # must keep them, and inference uses their values from the first fit.
     _architecture_params = ("embed_dim", "num_heads", "num_layers", "ff_dim")
 
+    # Instance attributes that save() leaves out: the skorch net, and the
+    # module and optimizer state, which go into the file as tensors.
+    # _metadata_request is metadata-routing configuration, not fitted state.
+    _not_persisted = ("net_", "module_", "_loaded_optimizer_state", "_metadata_request")
+
+    # Parameters that only serve training: save() stores them as None (with a
+    # warning) when they hold objects rather than data.
+    _training_only_params = ("callbacks", "random_state")
+
     _parameter_constraints: dict = {
         "embed_dim": [Interval(Integral, 1, None, closed="left")],
         "num_heads": [Interval(Integral, 1, None, closed="left")],
@@ -155,7 +179,7 @@ class AttentionEstimatorBase(BaseEstimator):
         stopping) at the current learning rate (no schedule).
         The caller validates the parameters (``@_fit_context``).
         """
-        continuing = incremental and hasattr(self, "net_")
+        continuing = incremental and hasattr(self, "module_")
         self._check_hyperparameters()
         if continuing:
             self._check_same_architecture()
@@ -191,9 +215,10 @@ class AttentionEstimatorBase(BaseEstimator):
             )
             net.initialize()
             if continuing:
-                net.history = self.net_.history
-                state = self.net_.optimizer_.state_dict()
-                net.optimizer_.load_state_dict(state)
+                net.history = self.history_
+                state = self._optimizer_state()
+                if state is not None:
+                    net.optimizer_.load_state_dict(state)
                 for group in net.optimizer_.param_groups:
                     group.update(lr=self.lr, weight_decay=self.weight_decay)
             net.partial_fit(data)
@@ -201,6 +226,7 @@ class AttentionEstimatorBase(BaseEstimator):
         net.train_split = None
         net.module_.eval()
         self.net_ = net
+        self.__dict__.pop("_loaded_optimizer_state", None)  # net_ holds it now
         self.module_ = net.module_
         self.history_ = net.history
         self.n_iter_ = len(net.history)
@@ -221,7 +247,7 @@ class AttentionEstimatorBase(BaseEstimator):
 
     def _forget_fit(self):
         fitted = [name for name in vars(self) if name.endswith("_")]
-        for name in [*fitted, "_fitted_params"]:
+        for name in [*fitted, "_fitted_params", "_loaded_optimizer_state"]:
             self.__dict__.pop(name, None)
 
     def _holdout(self, data, seed):
@@ -315,6 +341,134 @@ class AttentionEstimatorBase(BaseEstimator):
     def _build_module(self, data):
         """The module for a new fit; subclasses may initialise it from ``data``."""
         return self._new_module()
+
+    def _optimizer_state(self):
+        """The optimizer's ``state_dict()`` to continue from, or None."""
+        if hasattr(self, "net_"):
+            return self.net_.optimizer_.state_dict()
+        return getattr(self, "_loaded_optimizer_state", None)
+
+    # ---------------------------------------------------------- persistence
+    def save(self, path):
+        """Save the fitted estimator to one file, without pickle.
+
+        The file is a safetensors file: the weights and the optimizer state as
+        tensors, and the hyperparameters and fitted attributes as JSON in its
+        header, with a SHA-256 checksum over both. :meth:`load` reads it back
+        without running any code stored in it, so a file from someone else is
+        safe to load (unlike pickle or joblib).
+
+        Parameters
+        ----------
+        path : str or path-like
+            File to write (conventionally ending in ``.safetensors``); an
+            existing file is replaced.
+
+        Warns
+        -----
+        UserWarning
+            When ``callbacks`` or a ``RandomState`` instance ``random_state``
+            are set: they only serve training, are not data, and are saved
+            as None.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted.
+        ValueError
+            If a parameter needed for prediction is a callable (such as a
+            custom ``tokenizer``): code cannot be saved as data.
+        TypeError
+            If a fitted attribute or parameter holds an object that cannot be
+            stored as data (the message names it).
+
+        See Also
+        --------
+        load : Read a saved estimator back.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from sklearn_transformers import TransformerTextClassifier
+        >>> X = ["good movie", "great film", "bad movie", "awful film"] * 4
+        >>> y = ["pos", "pos", "neg", "neg"] * 4
+        >>> clf = TransformerTextClassifier(embed_dim=8, num_heads=2, num_layers=1,
+        ...                                 ff_dim=16, max_epochs=2, random_state=0)
+        >>> clf = clf.fit(X, y)
+        >>> path = os.path.join(tempfile.mkdtemp(), "clf.safetensors")
+        >>> clf.save(path)
+        >>> loaded = TransformerTextClassifier.load(path)
+        >>> bool((loaded.predict_proba(X) == clf.predict_proba(X)).all())
+        True
+        """
+        check_is_fitted(self)
+        from . import __version__
+
+        save_estimator(self, path, version=__version__)
+
+    @classmethod
+    def load(cls, path, *, device="cpu"):
+        """Load an estimator saved with :meth:`save`.
+
+        Reads data only (no pickle, no ``torch.load``) and checks the file's
+        checksum. The loaded estimator predicts exactly as the saved one did
+        and can train on: ``partial_fit`` and ``warm_start`` fits continue
+        from the saved weights, optimizer state and ``history_``, and
+        ``n_iter_`` keeps counting. It has no ``net_`` until it trains again.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File written by :meth:`save`.
+        device : str or torch.device, default="cpu"
+            Where to place the weights: a model saved on a GPU loads on the
+            CPU by default. The loaded estimator's ``device`` parameter is set
+            to this value, not to the saved one. Callbacks and a
+            ``RandomState`` ``random_state`` were saved as None.
+
+        Returns
+        -------
+        estimator : object
+            A fitted estimator of this class.
+
+        Raises
+        ------
+        ValueError
+            If ``device`` is unavailable, or the file (named in the message)
+            is not a safetensors file, not an sklearn-transformers model file,
+            of a newer format, damaged or edited, or holds a model of another
+            estimator class.
+
+        See Also
+        --------
+        save : Save a fitted estimator.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from sklearn_transformers import AttentionTimeSeriesRegressor, make_windows
+        >>> X, y = make_windows(np.sin(np.arange(60) / 3), window=8)
+        >>> reg = AttentionTimeSeriesRegressor(embed_dim=8, num_heads=2, num_layers=1,
+        ...                                    ff_dim=16, max_epochs=2, random_state=0)
+        >>> reg = reg.fit(X, y)
+        >>> path = os.path.join(tempfile.mkdtemp(), "reg.safetensors")
+        >>> reg.save(path)
+        >>> loaded = AttentionTimeSeriesRegressor.load(path, device="cpu")
+        >>> bool((loaded.predict(X) == reg.predict(X)).all())
+        True
+        >>> loaded.partial_fit(X, y).n_iter_
+        3
+        """
+        map_location = resolve_device(device)
+        return load_estimator(cls, path, device=device, map_location=map_location)
+
+    def _persist_extra(self):
+        """Named text blobs (str -> str) that :meth:`save` stores; none here."""
+        return {}
+
+    def _restore_extra(self, blobs):
+        """Receive :meth:`_persist_extra`'s blobs on :meth:`load`; no-op here."""
 
     # ------------------------------------------------------------ inference
     def _run_module(self, data, method, batch_size=INFERENCE_BATCH_SIZE):

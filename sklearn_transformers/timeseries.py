@@ -85,7 +85,8 @@ class AttentionTimeSeriesRegressor(
         attention learns what it misses. Set False for a pure attention model.
     device : str, default="cpu"
         "cpu", "cuda", "cuda:N", "mps" or "auto" (the best available). An
-        unavailable device raises ``ValueError`` at fit.
+        unavailable device raises ``ValueError`` at fit. :meth:`load` sets
+        it to its own ``device`` argument.
     random_state : int, RandomState instance or None, default=None
         Seeds weights, dropout, batch shuffling and the early-stopping split.
         An int makes ``fit`` reproducible on CPU.
@@ -121,7 +122,8 @@ class AttentionTimeSeriesRegressor(
     module_ : torch.nn.Module
         The trained :class:`~sklearn_transformers._modules.SeriesRegressorModule`.
     net_ : skorch.NeuralNet
-        The skorch net that trained ``module_``.
+        The skorch net that trained ``module_`` (absent after :meth:`load`
+        until the estimator trains again).
 
     See Also
     --------
