@@ -11,7 +11,10 @@ Shapes use ``B`` (batch), ``L`` (sequence length), ``D`` (the encoder's hidden
 size) and ``H`` (its attention heads).
 """
 
+import base64
+import tempfile
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,6 +28,8 @@ __all__ = [
     "load_encoder",
     "load_tokenizer",
     "tokenize_for_backbone",
+    "tokenizer_files",
+    "tokenizer_from_files",
 ]
 
 
@@ -107,6 +112,41 @@ def encoder_from_config(config_dict):
     config = config_class.from_dict(config_dict)
     with _quiet(transformers):
         return transformers.AutoModel.from_config(config)
+
+
+_BINARY = "base64:"  # marks a tokenizer file that is not text
+
+
+def tokenizer_files(tokenizer):
+    """The tokenizer as its saved files: ``{file name: text}``.
+
+    Files that are not UTF-8 text (a sentencepiece model) are stored as
+    base64 behind a marker. Nothing here is pickled or executable.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        tokenizer.save_pretrained(folder)
+        files = {}
+        for path in sorted(Path(folder).iterdir()):
+            data = path.read_bytes()
+            try:
+                files[path.name] = data.decode("utf-8")
+            except UnicodeDecodeError:
+                files[path.name] = _BINARY + base64.b64encode(data).decode("ascii")
+    return files
+
+
+def tokenizer_from_files(files):
+    """Inverse of :func:`tokenizer_files`."""
+    transformers = import_transformers()
+    with tempfile.TemporaryDirectory() as folder:
+        for name, text in files.items():
+            path = Path(folder) / Path(name).name  # no path parts from the file
+            if text.startswith(_BINARY):
+                path.write_bytes(base64.b64decode(text[len(_BINARY) :]))
+            else:
+                path.write_text(text, encoding="utf-8")
+        with _quiet(transformers):
+            return transformers.AutoTokenizer.from_pretrained(folder)
 
 
 def tokenize_for_backbone(tokenizer, documents, *, max_len):

@@ -24,9 +24,12 @@ from sklearn.utils.validation import (
 
 from ._backbone import (
     BackboneClassifierModule,
+    encoder_from_config,
     load_encoder,
     load_tokenizer,
     tokenize_for_backbone,
+    tokenizer_files,
+    tokenizer_from_files,
 )
 from ._base import AttentionEstimatorBase
 from ._callbacks import accuracy_score
@@ -212,7 +215,8 @@ class TransformerTextClassifier(
         Outputs are returned as float32 / float64 numpy arrays either way.
     device : str, default="cpu"
         "cpu", "cuda", "cuda:N", "mps" or "auto" (the best available). An
-        unavailable device raises ``ValueError`` at fit.
+        unavailable device raises ``ValueError`` at fit. :meth:`load` sets
+        it to its own ``device`` argument.
     random_state : int, RandomState instance or None, default=None
         Seeds weights, dropout, batch shuffling and the early-stopping split.
         An int makes ``fit`` reproducible on CPU.
@@ -238,6 +242,11 @@ class TransformerTextClassifier(
         Training documents of the last fit longer than ``max_len_``.
     backbone_tokenizer_ : transformers tokenizer
         The backbone's tokenizer (only with a ``backbone``).
+    backbone_config_ : dict
+        The backbone's configuration (only with a ``backbone``); with the
+        weights in ``module_`` it is the whole fine-tuned encoder, so
+        :meth:`load` needs neither ``transformers``' cache nor the original
+        model files.
     history_ : skorch.History
         Per-epoch records: ``train_loss``, ``train_score`` (accuracy on the
         training batches, measured while training), with early stopping
@@ -250,7 +259,8 @@ class TransformerTextClassifier(
         (with a ``backbone``: a ``BackboneClassifierModule`` holding the
         fine-tuned encoder).
     net_ : skorch.NeuralNet
-        The skorch net that trained ``module_``.
+        The skorch net that trained ``module_`` (absent after :meth:`load` or
+        unpickling, until the estimator trains again).
 
     See Also
     --------
@@ -298,6 +308,8 @@ class TransformerTextClassifier(
         "pooling",
         "backbone",
     )
+    # The backbone's tokenizer is saved as its own files (_persist_extra).
+    _not_persisted = (*AttentionEstimatorBase._not_persisted, "backbone_tokenizer_")
     # Values of the "auto" parameters: (from scratch, fine-tuning a backbone,
     # training the head of a frozen backbone).
     _auto = {
@@ -521,24 +533,44 @@ class TransformerTextClassifier(
             )
 
     def _build_module(self, data):
+        if self.backbone is not None:  # start from the pretrained weights
+            encoder = load_encoder(self.backbone)
+            self.backbone_config_ = encoder.config.to_dict()
+            return self._backbone_module(encoder)
+        return self._new_module()
+
+    def _backbone_module(self, encoder):
+        return BackboneClassifierModule(
+            encoder,
+            len(self.classes_),
+            pooling=self._fitted_params["pooling"],
+            dropout=self.dropout,
+            pad_id=self._pad_id,
+        )
+
+    def _persist_extra(self):
+        if self.backbone is None:
+            return {}
+        return tokenizer_files(self.backbone_tokenizer_)
+
+    def _restore_extra(self, blobs):
         if self.backbone is not None:
-            return BackboneClassifierModule(
-                load_encoder(self.backbone),
-                len(self.classes_),
-                pooling=self.pooling,
-                dropout=self.dropout,
-                pad_id=self._pad_id,
-            )
+            self.backbone_tokenizer_ = tokenizer_from_files(blobs)
+
+    def _new_module(self):
+        if self.backbone is not None:  # the architecture only (for load)
+            return self._backbone_module(encoder_from_config(self.backbone_config_))
+        fitted = self._fitted_params
         return TextClassifierModule(
             len(self.vocabulary_),
             len(self.classes_),
-            embed_dim=self.embed_dim,
-            num_heads=self.num_heads,
-            num_layers=self.num_layers,
-            ff_dim=self.ff_dim,
+            embed_dim=fitted["embed_dim"],
+            num_heads=fitted["num_heads"],
+            num_layers=fitted["num_layers"],
+            ff_dim=fitted["ff_dim"],
             dropout=self.dropout,
             max_len=self.max_len_ + 1,  # + the [CLS] token
-            pooling=self.pooling,
+            pooling=fitted["pooling"],
             pad_id=PAD_ID,
         )
 

@@ -92,7 +92,8 @@ class AttentionTimeSeriesRegressor(
         Outputs are returned as float32 / float64 numpy arrays either way.
     device : str, default="cpu"
         "cpu", "cuda", "cuda:N", "mps" or "auto" (the best available). An
-        unavailable device raises ``ValueError`` at fit.
+        unavailable device raises ``ValueError`` at fit. :meth:`load` sets
+        it to its own ``device`` argument.
     random_state : int, RandomState instance or None, default=None
         Seeds weights, dropout, batch shuffling and the early-stopping split.
         An int makes ``fit`` reproducible on CPU.
@@ -128,7 +129,8 @@ class AttentionTimeSeriesRegressor(
     module_ : torch.nn.Module
         The trained :class:`~sklearn_transformers._modules.SeriesRegressorModule`.
     net_ : skorch.NeuralNet
-        The skorch net that trained ``module_``.
+        The skorch net that trained ``module_`` (absent after :meth:`load` or
+        unpickling, until the estimator trains again).
 
     See Also
     --------
@@ -315,21 +317,25 @@ class AttentionTimeSeriesRegressor(
             (windows - self.x_mean_) / self.x_scale_, dtype=torch.float32
         )
 
-    def _build_module(self, data):
+    def _new_module(self):
         window, n_features = self.window_shape_
-        module = SeriesRegressorModule(
+        fitted = self._fitted_params
+        return SeriesRegressorModule(
             n_features,
             window,
             self.n_outputs_,
-            embed_dim=self.embed_dim,
-            num_heads=self.num_heads,
-            num_layers=self.num_layers,
-            ff_dim=self.ff_dim,
+            embed_dim=fitted["embed_dim"],
+            num_heads=fitted["num_heads"],
+            num_layers=fitted["num_layers"],
+            ff_dim=fitted["ff_dim"],
             dropout=self.dropout,
-            positional_encoding=self.positional_encoding,
-            pooling=self.pooling,
-            linear_shortcut=self.linear_shortcut,
+            positional_encoding=fitted["positional_encoding"],
+            pooling=fitted["pooling"],
+            linear_shortcut=fitted["linear_shortcut"],
         )
+
+    def _build_module(self, data):
+        module = self._new_module()
         if module.shortcut is not None:
             # Start from the ridge solution: training then begins at a linear
             # autoregression, and attention learns what it misses.

@@ -169,6 +169,41 @@ def test_pickle_and_joblib_round_trips(tuned, round_trip, tmp_path):
     )
 
 
+def test_save_and_load_need_neither_pickle_nor_the_original_files(
+    tuned, tmp_path, monkeypatch
+):
+    path = tmp_path / "tuned.safetensors"
+    tuned.save(path, include_optimizer=False)
+    # load must rebuild the encoder and tokenizer from the file alone.
+    import sklearn_transformers._backbone as backbone_module
+
+    def refuse(*args):
+        raise AssertionError("load read the original backbone files")
+
+    monkeypatch.setattr(backbone_module, "load_encoder", refuse)
+    monkeypatch.setattr(backbone_module, "load_tokenizer", refuse)
+    loaded = TransformerTextClassifier.load(path)
+    np.testing.assert_array_equal(
+        loaded.predict_proba(X_TEST), tuned.predict_proba(X_TEST)
+    )
+    assert loaded.attention_weights(["the filmography was great"])[0][0] == [
+        "the",
+        "film",
+        "##ography",
+        "was",
+        "great",
+    ]
+    assert loaded.transform(X_TEST[:2]).shape == (2, HIDDEN)
+    loaded.set_params(max_epochs=1, warm_start=True).fit(X_TRAIN[:8], Y_TRAIN[:8])
+    assert loaded.n_iter_ == tuned.n_iter_ + 1
+
+
+def test_pickle_stores_the_weights_and_optimizer_state_once(tuned):
+    n_bytes = sum(p.numel() * p.element_size() for p in tuned.module_.parameters())
+    # weights + AdamW's two moments, plus a little: not a copy per reference
+    assert len(pickle.dumps(tuned)) < 3.2 * n_bytes
+
+
 def test_grid_search_over_backbone_settings():
     search = GridSearchCV(
         TransformerTextClassifier(**TINY, max_epochs=1, freeze_backbone=True),

@@ -378,6 +378,19 @@ def test_warm_start_continues_training():
     assert any(changed)
 
 
+def test_warm_start_fit_decays_its_own_learning_rate_anew():
+    clf = TransformerTextClassifier(**{**TINY, "max_epochs": 2, "warm_start": True})
+    clf.fit(X_SMALL, Y_SMALL)
+    clf.set_params(lr=5e-4).fit(X_SMALL, Y_SMALL)
+    first_fit = [batch["event_lr"] for batch in clf.history_[0, "batches"]]
+    second_fit = [batch["event_lr"] for batch in clf.history_[2, "batches"]]
+    assert first_fit[0] == pytest.approx(1e-3)
+    # The second fit's cosine starts at its own lr, from its first step.
+    assert second_fit[0] == pytest.approx(5e-4)
+    last = clf.history_[-1, "batches"][-1]["event_lr"]
+    assert last < 0.05 * 5e-4
+
+
 def _works_or_raises_value_error_naming(param, func):
     """Run ``func``: it may succeed, or refuse with a ValueError naming ``param``,
     but must not fail with anything else (e.g. a torch IndexError)."""
