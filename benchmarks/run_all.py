@@ -5,13 +5,15 @@ The one command::
     python benchmarks/run_all.py            # full run, minutes on 2 cores
     python benchmarks/run_all.py --quick    # smoke run; writes to a temp file
 
-Runs ``text_quality``, ``speed`` and ``timeseries_quality`` one after another
-in this process (never in parallel: they time themselves), captures the
+Runs ``text_quality``, ``speed``, ``timeseries_quality`` and ``search`` one
+after another in this process (never in parallel: they time themselves;
+``search`` starts its own worker processes and times them), captures the
 markdown each prints and writes one section per script under a header with the
 date, the machine and the command. ``--quick`` and ``--threads`` are passed
 through; ``timeseries_quality`` takes its thread count from the environment
-that ``_threads`` sets. A full run writes ``benchmarks/RESULTS.md`` unless
-``--output`` says otherwise; a quick run writes to a temporary file unless
+that ``_threads`` sets, and ``search`` sets the threads of each variant it
+times. A full run writes ``benchmarks/RESULTS.md`` unless ``--output`` says
+otherwise; a quick run writes to a temporary file unless
 ``--output`` is given, so a smoke test never overwrites the results.
 """
 
@@ -26,6 +28,7 @@ import time
 from pathlib import Path
 
 import _threads  # noqa: F401  (sets thread variables before numpy and torch load)
+import search
 import speed
 import text_quality
 import timeseries_quality
@@ -38,13 +41,17 @@ SECTIONS = (
     ("Text quality", text_quality, "text_quality.py"),
     ("Speed", speed, "speed.py"),
     ("Time-series quality", timeseries_quality, "timeseries_quality.py"),
+    ("Parallel search", search, "search.py"),
 )
+# The scripts with a --threads flag; timeseries_quality takes its threads from
+# the environment, and search varies them itself.
+THREADED = (text_quality, speed)
 
 
 def script_args(module, args):
     """Command-line arguments passed through to one benchmark's ``main``."""
     argv = ["--quick"] if args.quick else []
-    if module is not timeseries_quality:  # it has no --threads flag
+    if module in THREADED:
         argv += ["--threads", str(args.threads)]
     return argv
 

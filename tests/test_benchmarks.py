@@ -5,7 +5,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("## Text quality", "## Speed", "## Time-series quality")
+SECTIONS = (
+    "## Text quality",
+    "## Speed",
+    "## Time-series quality",
+    "## Parallel search",
+)
 
 
 def test_run_all_quick_writes_every_section(tmp_path):
@@ -24,3 +29,4 @@ def test_run_all_quick_writes_every_section(tmp_path):
         assert section in text
     assert "| model | test accuracy |" in text
     assert "### Training overhead" in text
+    assert "| variant | processes x torch threads | search s |" in text
