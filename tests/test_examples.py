@@ -42,6 +42,10 @@ SCRIPTS = {
             "electricity_attention.png",
         },
     ),
+    "distributed_search.py": (
+        "| model | parameters | CV accuracy | test accuracy |",
+        {"candidates.png"},
+    ),
     "attention_walkthrough.py": (
         "| concept | weights shape | rows sum to 1 | check |",
         {
@@ -62,6 +66,8 @@ def test_every_example_is_tested():
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
 def test_example_runs_in_quick_mode(script, tmp_path):
+    if script == "distributed_search.py":
+        pytest.importorskip("distributed")  # the dask extra
     header, expected_pngs = SCRIPTS[script]
     out_dir = tmp_path / "figures"  # not there yet: the script creates it
     env = {
