@@ -143,14 +143,23 @@ def sequential():
 @pytest.fixture(scope="module")
 def dask_client():
     """Two one-thread worker processes, started without thread variables set,
-    so that their thread count is the one dask's nanny gives them."""
+    so that their thread count is the one dask's nanny gives them.
+
+    The nannies run in this process and write their workers' variables
+    (thread counts, ``PYTHONHASHSEED``) into its environment; the fixture
+    puts the environment back as it was for the tests that follow.
+    """
     distributed = pytest.importorskip("distributed")
-    with pytest.MonkeyPatch.context() as mp:
-        for name in THREAD_VARIABLES:
-            mp.delenv(name, raising=False)
+    environment = dict(os.environ)
+    for name in THREAD_VARIABLES:
+        os.environ.pop(name, None)
+    try:
         cluster = distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         )
+    finally:
+        os.environ.clear()
+        os.environ.update(environment)
     client = distributed.Client(cluster)
     try:
         yield client
