@@ -40,6 +40,16 @@ def timed(fn, *args, **kwargs):
     return result, time.perf_counter() - start
 
 
+def torch_threads(estimator, X, y):
+    """Scorer: torch's thread count in the process that fitted ``estimator``."""
+    return torch.get_num_threads()
+
+
+def process_id(estimator, X, y):
+    """Scorer: the id of the process that fitted ``estimator``."""
+    return os.getpid()
+
+
 def median(values):
     return statistics.median(values)
 

@@ -7,14 +7,16 @@ The one command::
     python benchmarks/run_all.py --only backbone_quality   # rerun one section
 
 Runs every script in ``SECTIONS`` one after another in this process (never in
-parallel: they time themselves), captures the markdown each prints and writes
-one section per script, each stamped with its own date and commit, under a
-header naming the machine and the command. ``--only`` reruns the named
-scripts and replaces their sections in the existing results file, keeping the
-others as they were (with their own stamps). ``--quick`` and ``--threads`` are passed
+parallel: they time themselves; ``search`` starts its own worker processes and
+times them), captures the markdown each prints and writes one section per
+script, each stamped with its own date and commit, under a header naming the
+machine and the command. ``--only`` reruns the named scripts and replaces
+their sections in the existing results file, keeping the others as they were
+(with their own stamps). ``--quick`` and ``--threads`` are passed
 through; ``timeseries_quality`` takes its thread count from the environment
-that ``_threads`` sets. A full run writes ``benchmarks/RESULTS.md`` unless
-``--output`` says otherwise; a quick run writes to a temporary file unless
+that ``_threads`` sets, and ``search`` sets the threads of each variant it
+times. A full run writes ``benchmarks/RESULTS.md`` unless ``--output`` says
+otherwise; a quick run writes to a temporary file unless
 ``--output`` is given, so a smoke test never overwrites the results.
 """
 
@@ -30,6 +32,7 @@ from pathlib import Path
 
 import _threads  # noqa: F401  (sets thread variables before numpy and torch load)
 import backbone_quality
+import search
 import speed
 import text_quality
 import timeseries_quality
@@ -43,13 +46,17 @@ SECTIONS = (
     ("Speed", speed, "speed.py"),
     ("Time-series quality", timeseries_quality, "timeseries_quality.py"),
     ("Pretrained backbone", backbone_quality, "backbone_quality.py"),
+    ("Parallel search", search, "search.py"),
 )
+# The scripts with a --threads flag; timeseries_quality takes its threads from
+# the environment, and search varies them itself.
+THREADED = (text_quality, speed, backbone_quality)
 
 
 def script_args(module, args):
     """Command-line arguments passed through to one benchmark's ``main``."""
     argv = ["--quick"] if args.quick else []
-    if module is not timeseries_quality:  # it has no --threads flag
+    if module in THREADED:
         argv += ["--threads", str(args.threads)]
     return argv
 

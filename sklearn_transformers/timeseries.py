@@ -137,6 +137,16 @@ class AttentionTimeSeriesRegressor(
     make_windows : Turn a series into ``(X, y)`` windows.
     TransformerTextClassifier : Transformer text classifier.
 
+    Notes
+    -----
+    Training and inference run on torch's process-wide thread setting
+    (``torch.get_num_threads()``), which the estimator never changes. In a
+    search with ``n_jobs > 1``, joblib's worker processes start torch with
+    ``cpu_count() // n_jobs`` threads each (unless the environment sets
+    ``MKL_NUM_THREADS`` or ``OMP_NUM_THREADS``) and Dask's worker processes
+    with one, so parallel fits do not oversubscribe the cores (README,
+    "Threads").
+
     Examples
     --------
     >>> import numpy as np

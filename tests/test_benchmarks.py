@@ -10,6 +10,7 @@ SECTIONS = (
     "## Speed",
     "## Time-series quality",
     "## Pretrained backbone",
+    "## Parallel search",
 )
 
 
@@ -33,6 +34,7 @@ def test_run_all_quick_writes_every_section(tmp_path):
         assert section in text
     assert "| model | test accuracy |" in text
     assert "### Training overhead" in text
+    assert "| variant | processes x torch threads | search s |" in text
 
 
 def test_run_all_only_replaces_the_named_section(tmp_path):

@@ -46,6 +46,10 @@ SCRIPTS = {
         "| model | test accuracy | fit (s) |",
         {"backbone_attention.png", "backbone_history.png"},
     ),
+    "distributed_search.py": (
+        "| model | parameters | CV accuracy | test accuracy |",
+        {"candidates.png"},
+    ),
     "attention_walkthrough.py": (
         "| concept | weights shape | rows sum to 1 | check |",
         {
@@ -66,6 +70,8 @@ def test_every_example_is_tested():
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
 def test_example_runs_in_quick_mode(script, tmp_path):
+    if script == "distributed_search.py":
+        pytest.importorskip("distributed")  # the dask extra
     header, expected_pngs = SCRIPTS[script]
     out_dir = tmp_path / "figures"  # not there yet: the script creates it
     env = {

@@ -20,7 +20,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
-from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, LabelEncoder
 from sklearn.utils.estimator_checks import (
@@ -225,21 +225,6 @@ def test_column_transformer_embeddings_then_logistic_regression(column):
     assert embeddings.dtype == np.float32
     assert set(model.predict(frame)) <= {"neg", "pos"}
     assert len(model[0].get_feature_names_out()) == TINY["embed_dim"]
-
-
-@pytest.mark.parametrize("n_jobs", [1, 2])
-def test_grid_search(n_jobs):
-    X, y = make_reviews(32, seed=3)
-    search = GridSearchCV(
-        TransformerTextClassifier(**{**TINY, "max_epochs": 2}),
-        {"pooling": ["mean", "max"]},
-        cv=2,
-        n_jobs=n_jobs,
-    ).fit(X, y)
-    assert search.best_params_["pooling"] in {"mean", "max"}
-    assert search.cv_results_["mean_test_score"].shape == (2,)
-    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
-    assert set(search.predict(X)) <= {0, 1}
 
 
 def test_cross_val_score():

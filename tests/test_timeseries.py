@@ -16,7 +16,7 @@ import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import r2_score
-from sklearn.model_selection import GridSearchCV, TimeSeriesSplit, cross_val_score
+from sklearn.model_selection import TimeSeriesSplit, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import Callback
@@ -66,21 +66,6 @@ def test_cross_val_score_with_time_series_split():
     scores = cross_val_score(_tiny(), X, y, cv=TimeSeriesSplit(n_splits=3))
     assert scores.shape == (3,)
     assert np.all(np.isfinite(scores))
-
-
-@pytest.mark.parametrize("n_jobs", [1, 2])
-def test_grid_search(n_jobs):
-    X, y = _windows(n_times=80)
-    search = GridSearchCV(
-        _tiny(max_epochs=2),
-        {"pooling": ["last", "mean"]},
-        cv=TimeSeriesSplit(n_splits=2),
-        n_jobs=n_jobs,
-    )
-    search.fit(X, y)
-    assert search.best_params_["pooling"] in {"last", "mean"}
-    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
-    assert search.predict(X[:5]).shape == (5,)
 
 
 def test_clone_gives_unfitted_copy_with_same_params():
