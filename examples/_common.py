@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import time
 from pathlib import Path
 
 import matplotlib
@@ -67,3 +68,20 @@ def save(fig, path, figures, dpi=100):
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     figures.append(path)
+
+
+def print_results(header, rows, quick, quick_note="tiny data and models"):
+    """The results heading and a markdown table of ``rows`` (tuples of str)."""
+    print(f"\nResults{f' (quick mode: {quick_note})' if quick else ''}")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+def print_finish(start, out_dir, figures):
+    """How long the example took and the figures it wrote, one path a line."""
+    print(f"\nFinished in {time.perf_counter() - start:.0f} s.")
+    print(f"Figures written to {out_dir}:")
+    for path in figures:
+        print(f"  {path}")

@@ -48,7 +48,7 @@ from sklearn_transformers import (  # noqa: E402
 )
 from sklearn_transformers.plotting import plot_attention  # noqa: E402
 
-from _common import parse_args, plot_passenger_forecasts, save  # noqa: E402
+from _common import parse_args, plot_passenger_forecasts, print_finish, save  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "output" / "demo"
 RANDOM_STATE = 0
@@ -212,10 +212,7 @@ def main(argv=None):
     rows += passengers(args.quick, out_dir, figures)
     print(f"\nResults{' (quick mode: tiny data and models)' if args.quick else ''}")
     print_table(rows)
-    print(f"\nFinished in {time.perf_counter() - start:.0f} s.")
-    print(f"Figures written to {out_dir}:")
-    for path in figures:
-        print(f"  {path}")
+    print_finish(start, out_dir, figures)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 
 from sklearn_transformers import TransformerTextClassifier  # noqa: E402
 
-from _common import parse_args, save  # noqa: E402
+from _common import parse_args, print_finish, print_results, save  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "output" / "distributed_search"
 RANDOM_STATE = 0
@@ -183,18 +183,13 @@ def main(argv=None):
         ),
         ("majority class", "-", "-", f"{majority.score(X_test, y_test):.3f}"),
     ]
-    print(f"\nResults{' (quick mode: tiny data and models)' if args.quick else ''}")
-    print("| model | parameters | CV accuracy | test accuracy |")
-    print("|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print_results(
+        ("model", "parameters", "CV accuracy", "test accuracy"), rows, args.quick
+    )
 
     fig = plot_candidates(search, majority.score(X_train, y_train))
     save(fig, out_dir / "candidates.png", figures)
-    print(f"\nFinished in {time.perf_counter() - start:.0f} s.")
-    print(f"Figures written to {out_dir}:")
-    for path in figures:
-        print(f"  {path}")
+    print_finish(start, out_dir, figures)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn_transformers import TransformerTextClassifier  # noqa: E402
 from sklearn_transformers.plotting import plot_attention, plot_history  # noqa: E402
 
-from _common import parse_args, save  # noqa: E402
+from _common import parse_args, print_finish, print_results, save  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "output" / "fine_tuning"
 RANDOM_STATE = 0
@@ -120,15 +120,13 @@ def main(argv=None):
     ax = plot_history(tuned)
     save(ax.figure, out_dir / "backbone_history.png", figures)
 
-    print(f"\nResults{' (quick mode: tiny data, short inputs)' if args.quick else ''}")
-    print("| model | test accuracy | fit (s) |")
-    print("|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    print(f"\nFinished in {time.perf_counter() - start:.0f} s.")
-    print(f"Figures written to {out_dir}:")
-    for path in figures:
-        print(f"  {path}")
+    print_results(
+        ("model", "test accuracy", "fit (s)"),
+        rows,
+        args.quick,
+        "tiny data, short inputs",
+    )
+    print_finish(start, out_dir, figures)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ from sklearn.preprocessing import FunctionTransformer  # noqa: E402
 from sklearn_transformers import AttentionTimeSeriesRegressor, make_windows  # noqa: E402
 from sklearn_transformers.plotting import plot_attention  # noqa: E402
 
-from _common import parse_args, plot_passenger_forecasts, save  # noqa: E402
+from _common import parse_args, plot_passenger_forecasts, print_finish, save  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "output" / "forecasting"
 RANDOM_STATE = 0
@@ -368,10 +368,7 @@ def main(argv=None):
     ):
         top, season = summary.values()
         print(f"| {series} | {top} | {season} |")
-    print(f"\nFinished in {time.perf_counter() - start:.0f} s.")
-    print(f"Figures written to {out_dir}:")
-    for path in figures:
-        print(f"  {path}")
+    print_finish(start, out_dir, figures)
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler  # noqa: E
 from sklearn_transformers import TransformerTextClassifier  # noqa: E402
 from sklearn_transformers.plotting import plot_attention, plot_history  # noqa: E402
 
-from _common import parse_args, save  # noqa: E402
+from _common import parse_args, print_finish, print_results, save  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "output" / "review_classification"
 RANDOM_STATE = 0
@@ -263,15 +263,9 @@ def main(argv=None):
             "0",
         ),
     ]
-    print(f"\nResults{' (quick mode: tiny data and models)' if args.quick else ''}")
-    print("| model | best parameters | validation accuracy | test accuracy | seconds |")
-    print("|---|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    print(f"\nFinished in {time.perf_counter() - start:.0f} s.")
-    print(f"Figures written to {out_dir}:")
-    for path in figures:
-        print(f"  {path}")
+    header = ("model", "best parameters", "validation accuracy", "test accuracy")
+    print_results((*header, "seconds"), rows, args.quick)
+    print_finish(start, out_dir, figures)
 
 
 if __name__ == "__main__":
