@@ -26,7 +26,7 @@ from ._callbacks import accuracy_score
 from ._data import RaggedTokens
 from ._fixes import Interval, StrOptions, _fit_context
 from ._modules import TextClassifierModule
-from ._vocabulary import PAD_ID, build_vocabulary, encode, tokenize
+from ._vocabulary import PAD_ID, build_vocabulary, encode, iter_tokenize
 
 __all__ = ["TransformerTextClassifier"]
 
@@ -372,7 +372,7 @@ class TransformerTextClassifier(
             self._check_known_labels(y, self.classes_)
         y_encoded = np.searchsorted(self.classes_, y)
 
-        tokens = tokenize(docs, lowercase=self.lowercase, tokenizer=self.tokenizer)
+        tokens = iter_tokenize(docs, lowercase=self.lowercase, tokenizer=self.tokenizer)
         if reset:
             vocabulary, ids, offsets, n_truncated = build_vocabulary(
                 tokens,
@@ -439,7 +439,7 @@ class TransformerTextClassifier(
     def _encode(self, X):
         check_is_fitted(self)
         docs = check_documents(X)
-        tokens = tokenize(docs, lowercase=self.lowercase, tokenizer=self.tokenizer)
+        tokens = iter_tokenize(docs, lowercase=self.lowercase, tokenizer=self.tokenizer)
         max_len = self._fitted_params["max_len"]
         ids, offsets, n_truncated = encode(tokens, self.vocabulary_, max_len=max_len)
         self._report_truncation(n_truncated, len(docs), max_len)
