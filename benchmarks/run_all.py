@@ -5,8 +5,9 @@ The one command::
     python benchmarks/run_all.py            # full run, minutes on 2 cores
     python benchmarks/run_all.py --quick    # smoke run; writes to a temp file
 
-Runs ``text_quality``, ``speed`` and ``timeseries_quality`` one after another
-in this process (never in parallel: they time themselves), captures the
+Runs ``text_quality``, ``speed``, ``timeseries_quality`` and ``memory`` one
+after another in this process (never in parallel: they time themselves;
+``memory`` starts a fresh subprocess per size), captures the
 markdown each prints and writes one section per script under a header with the
 date, the machine and the command. ``--quick`` and ``--threads`` are passed
 through; ``timeseries_quality`` takes its thread count from the environment
@@ -26,6 +27,7 @@ import time
 from pathlib import Path
 
 import _threads  # noqa: F401  (sets thread variables before numpy and torch load)
+import memory
 import speed
 import text_quality
 import timeseries_quality
@@ -38,6 +40,7 @@ SECTIONS = (
     ("Text quality", text_quality, "text_quality.py"),
     ("Speed", speed, "speed.py"),
     ("Time-series quality", timeseries_quality, "timeseries_quality.py"),
+    ("Memory", memory, "memory.py"),
 )
 
 

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("## Text quality", "## Speed", "## Time-series quality")
+SECTIONS = ("## Text quality", "## Speed", "## Time-series quality", "## Memory")
 
 
 def test_run_all_quick_writes_every_section(tmp_path):
