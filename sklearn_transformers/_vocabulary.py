@@ -196,8 +196,16 @@ def build_vocabulary(token_lists, *, max_len, min_df=1, max_features=None):
     # the special token.
     is_special = np.isin(words, SPECIAL_TOKENS)
     candidates = np.flatnonzero((doc_freq >= max(min_count, 1)) & ~is_special)
+    # Ties in alphabetical (code point) order, compared as Python str: numpy's
+    # fixed-width str dtype drops trailing NUL characters, which would make
+    # "b\x00" equal to "b" and their order depend on the documents' order.
+    candidate_words = words[candidates].tolist()
+    alphabetical = np.empty(len(candidates), dtype=np.int64)
+    alphabetical[sorted(range(len(candidates)), key=candidate_words.__getitem__)] = (
+        np.arange(len(candidates))
+    )
     # Lexsort sorts by the last key first: frequency down, then the token.
-    order = np.lexsort((words[candidates].astype(str), -term_freq[candidates]))
+    order = np.lexsort((alphabetical, -term_freq[candidates]))
     chosen = candidates[order][:max_features]
 
     vocabulary = {token: i for i, token in enumerate(SPECIAL_TOKENS)}

@@ -343,3 +343,11 @@ def test_iter_tokenize_is_lazy_and_checks_custom_tokenizers():
     assert next(tokens) == ["a", "b"]
     with pytest.raises(TypeError, match="returned NoneType for document 1"):
         next(tokens)
+
+
+def test_ties_are_alphabetical_for_tokens_ending_in_nul():
+    # Found while writing the property tests: numpy's str dtype drops trailing "\x00",
+    # so "b\x00" tied with "b" and their order followed the documents.
+    for documents in ([["b\x00", "b", "a"]], [["b", "b\x00", "a"]]):
+        vocabulary, *_ = build_vocabulary(documents, max_len=10)
+        assert list(vocabulary)[3:] == ["a", "b", "b\x00"]
