@@ -22,6 +22,7 @@ A subclass supplies four hooks:
 
 import copy
 import math
+import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -38,7 +39,7 @@ from skorch.helper import predefined_split
 from skorch.utils import noop
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
-from ._callbacks import EpochScore
+from ._callbacks import EpochScore, close_interrupted_fit
 from ._data import BatchIterator
 from ._fixes import Interval, StrOptions
 
@@ -159,7 +160,7 @@ class AttentionEstimatorBase(BaseEstimator):
         device = resolve_device(self.device)
         try:
             return self._train(X, y, continuing, device, epochs, classes, partial)
-        except Exception:
+        except BaseException:  # KeyboardInterrupt too, outside the training loop
             if not continuing:
                 self._forget_fit()  # a failed fit leaves no half-fitted state
             raise
@@ -193,7 +194,13 @@ class AttentionEstimatorBase(BaseEstimator):
                 net.optimizer_.load_state_dict(state)
                 for group in net.optimizer_.param_groups:
                     group.update(lr=self.lr, weight_decay=self.weight_decay)
+            epochs_before = len(net.history)
             net.partial_fit(data)
+        interrupted = close_interrupted_fit(
+            net, epochs_before, epochs, validating=valid is not None
+        )
+        if interrupted is not None:
+            warnings.warn(interrupted, UserWarning)
         # The hold-out set served this call only; do not keep it in the model.
         net.train_split = None
         net.module_.eval()

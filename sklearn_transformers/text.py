@@ -308,6 +308,12 @@ class TransformerTextClassifier(
     def fit(self, X, y):
         """Learn the vocabulary and train the model.
 
+        Ctrl-C (``KeyboardInterrupt``) during training stops it and keeps a
+        usable model: ``n_iter_`` and ``history_`` count the completed epochs
+        (an epoch cut short is left out, though its batches' updates stay in
+        the weights), ``early_stopping`` restores the best weights so far, and
+        a ``UserWarning`` says what was kept.
+
         Parameters
         ----------
         X : array-like of str of shape (n_samples,)
