@@ -120,12 +120,9 @@ def _chunks(token_lists, max_len):
         yield chunk, lengths
 
 
-def _added(total, counts):
-    """``total + counts`` for count arrays that may be shorter than each other."""
-    if len(total) < len(counts):
-        total = np.pad(total, (0, len(counts) - len(total)))
-    total[: len(counts)] += counts
-    return total
+def _grown(counts, n_types):
+    """``counts`` padded with zeros to length ``n_types`` (new token types)."""
+    return np.pad(counts, (0, n_types - len(counts)))
 
 
 def _with_cls(ids, kept):
@@ -164,8 +161,9 @@ def build_vocabulary(token_lists, *, max_len, min_df=1, max_features=None):
         Documents longer than ``max_len``.
     """
     indexer = _Indexer()
-    pieces, kept_parts = [], []
-    term_freq = doc_freq = np.zeros(0, dtype=np.int64)
+    pieces, length_parts = [], []
+    term_freq = np.zeros(0, dtype=np.int64)
+    doc_freq = np.zeros(0, dtype=np.int64)
     for chunk, lengths in _chunks(token_lists, max_len):
         kept = np.minimum(lengths, max_len)
         provisional = np.fromiter(
@@ -174,21 +172,21 @@ def build_vocabulary(token_lists, *, max_len, min_df=1, max_features=None):
             count=int(kept.sum()),
         )
         n_types = len(indexer)
-        term_freq = _added(term_freq, np.bincount(provisional, minlength=n_types))
+        term_freq = _grown(term_freq, n_types)
+        term_freq += np.bincount(provisional, minlength=n_types)
         # Document frequency: count each (document, token) pair once. Sorting
         # and comparing neighbours is faster here than np.unique's hashing.
         doc_of_token = np.repeat(np.arange(len(chunk), dtype=np.int64), kept)
         pairs = np.sort(doc_of_token * n_types + provisional)
         first = np.ones(len(pairs), dtype=bool)
         first[1:] = pairs[1:] != pairs[:-1]
-        doc_freq = _added(doc_freq, np.bincount(pairs[first] % n_types))
+        doc_freq = _grown(doc_freq, n_types)
+        doc_freq += np.bincount(pairs[first] % n_types, minlength=n_types)
         pieces.append(provisional.astype(np.int32))
-        kept_parts.append(lengths)
-    lengths = np.concatenate(kept_parts) if kept_parts else np.zeros(0, np.int64)
+        length_parts.append(lengths)
+    lengths = np.concatenate(length_parts) if length_parts else np.zeros(0, np.int64)
     n_docs = len(lengths)
     n_types = len(indexer)
-    term_freq = _added(np.zeros(n_types, dtype=np.int64), term_freq)
-    doc_freq = _added(np.zeros(n_types, dtype=np.int64), doc_freq)
 
     min_count = min_df if isinstance(min_df, (int, np.integer)) else min_df * n_docs
     words = np.array(list(indexer), dtype=object)
@@ -237,7 +235,7 @@ def encode(token_lists, vocabulary, *, max_len):
     n_truncated : int
         Documents longer than ``max_len``.
     """
-    pieces, kept_parts = [], []
+    pieces, length_parts = [], []
     for chunk, lengths in _chunks(token_lists, max_len):
         kept = np.minimum(lengths, max_len)
         pieces.append(
@@ -247,8 +245,8 @@ def encode(token_lists, vocabulary, *, max_len):
                 count=int(kept.sum()),
             )
         )
-        kept_parts.append(lengths)
-    lengths = np.concatenate(kept_parts) if kept_parts else np.zeros(0, np.int64)
+        length_parts.append(lengths)
+    lengths = np.concatenate(length_parts) if length_parts else np.zeros(0, np.int64)
     ids = np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
     del pieces
     ids[ids < len(SPECIAL_TOKENS)] = UNK_ID  # literal "[PAD]" etc. are unknown words
