@@ -200,7 +200,9 @@ class AttentionEstimatorBase(BaseEstimator):
             net, epochs_before, epochs, validating=valid is not None
         )
         if interrupted is not None:
-            warnings.warn(interrupted, UserWarning)
+            # stacklevel 5: the caller of fit or partial_fit (through
+            # _fit_context's wrapper and _fit).
+            warnings.warn(interrupted, UserWarning, stacklevel=5)
         # The hold-out set served this call only; do not keep it in the model.
         net.train_split = None
         net.module_.eval()

@@ -114,6 +114,7 @@ def test_interrupt_at_epoch_end_keeps_completed_epochs(kind):
     estimator, interrupted = _fit(kind, interrupt=InterruptAt(2), max_epochs=6)
     (warning,) = interrupted
     assert warning.category is UserWarning
+    assert warning.filename == __file__  # points at the caller of fit
     assert "after 2 of 6 epochs" in str(warning.message)
     assert "latest weights are kept" in str(warning.message)
     _check_usable(kind, estimator, 2)
