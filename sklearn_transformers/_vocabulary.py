@@ -10,7 +10,6 @@ arrays, not as lists of str (at 50,000 reviews those lists took 255 MiB).
 
 import re
 from itertools import chain, count, islice, repeat
-from operator import getitem
 
 import numpy as np
 
@@ -115,8 +114,8 @@ def _chunks(token_lists, max_len):
     documents = iter(token_lists)
     while chunk := list(islice(documents, CHUNK_SIZE)):
         lengths = np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk))
-        if lengths.max() > max_len:
-            chunk = list(map(getitem, chunk, repeat(slice(max_len))))
+        for i in np.flatnonzero(lengths > max_len).tolist():  # the few long ones
+            chunk[i] = chunk[i][:max_len]
         yield chunk, lengths
 
 
