@@ -2,7 +2,9 @@
 
 import os
 import platform
+import resource
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -68,3 +70,21 @@ def markdown_table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def peak_rss_mib():
+    """Peak resident set size of this process so far, in MiB.
+
+    Reads ``VmHWM`` (Linux): unlike ``ru_maxrss``, it is not inherited from
+    the parent process that forked this one. Elsewhere falls back to
+    ``ru_maxrss`` (KiB on Linux, bytes on macOS).
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024**2 if sys.platform == "darwin" else peak / 1024

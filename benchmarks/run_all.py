@@ -8,7 +8,7 @@ The one command::
 
 Runs every script in ``SECTIONS`` one after another in this process (never in
 parallel: they time themselves; ``search`` starts its own worker processes and
-times them), captures the markdown each prints and writes one section per
+times them; ``memory`` starts a fresh subprocess per size), captures the markdown each prints and writes one section per
 script, each stamped with its own date and commit, under a header naming the
 machine and the command. ``--only`` reruns the named scripts and replaces
 their sections in the existing results file, keeping the others as they were
@@ -32,6 +32,7 @@ from pathlib import Path
 
 import _threads  # noqa: F401  (sets thread variables before numpy and torch load)
 import backbone_quality
+import memory
 import search
 import speed
 import text_quality
@@ -47,6 +48,7 @@ SECTIONS = (
     ("Time-series quality", timeseries_quality, "timeseries_quality.py"),
     ("Pretrained backbone", backbone_quality, "backbone_quality.py"),
     ("Parallel search", search, "search.py"),
+    ("Memory", memory, "memory.py"),
 )
 # The scripts with a --threads flag; timeseries_quality takes its threads from
 # the environment, and search varies them itself.

@@ -22,23 +22,19 @@ Measured, on the fine-food reviews (``modeldata``) unless said otherwise:
    actual padded batches: QKV, output projection, feed-forward, attention
    scores and weighted sum, head; x3 for forward + backward) as a share of the
    measured dense float32 matmul peak at the same thread count.
-5. Tokenization: ``tokenize`` + ``build_vocabulary`` (the estimator's path,
+5. Tokenization: ``iter_tokenize`` + ``build_vocabulary`` (the estimator's path,
    vocabulary and encoded ids) vs ``CountVectorizer().fit_transform``, in
    documents per second, at 5,000 reviews (train + test) and 100,000 (the
    5,000 repeated and shuffled with a fixed seed).
 6. Keras / TensorFlow: the estimator on 2,000 synthetic 64-token sequences,
    batch 32, next to the figure quoted in issue 5 (not measured here).
-7. Peak memory (RSS) of a default one-epoch text fit, each size in a fresh
-   subprocess, next to the RSS of importing the package.
+
+Peak memory of a text fit at 1,000 to 100,000 documents: ``memory.py``.
 
 Run: ``python benchmarks/speed.py [--quick] [--threads 1] [--repeats 3]``
 """
 
 import argparse
-import json
-import resource
-import subprocess
-import sys
 import time
 
 import _threads  # noqa: F401  (sets thread variables before numpy and torch load)
@@ -53,9 +49,20 @@ from sklearn_transformers import TransformerTextClassifier
 from sklearn_transformers._base import INFERENCE_BATCH_SIZE
 from sklearn_transformers._data import BatchIterator, RaggedTokens
 from sklearn_transformers._modules import TextClassifierModule
-from sklearn_transformers._vocabulary import PAD_ID, build_vocabulary, encode, tokenize
+from sklearn_transformers._vocabulary import (
+    PAD_ID,
+    build_vocabulary,
+    encode,
+    iter_tokenize,
+)
 
-from _common import load_reviews, machine_line, markdown_table, median, timed
+from _common import (
+    load_reviews,
+    machine_line,
+    markdown_table,
+    median,
+    timed,
+)
 
 # The default parameters, with the from-scratch values of the "auto" ones.
 _DEFAULT_CLF = TransformerTextClassifier()
@@ -75,7 +82,6 @@ FULL = dict(
     peak_size=1024,
     tokenize_sizes=(5_000, 100_000),
     keras_docs=2_000,
-    memory_sizes=(5_000, 50_000),
 )
 QUICK = dict(
     n_train=128,
@@ -86,7 +92,6 @@ QUICK = dict(
     peak_size=256,
     tokenize_sizes=(200, 1_000),
     keras_docs=100,
-    memory_sizes=(200,),
 )
 
 
@@ -105,13 +110,15 @@ def resample(docs, labels, n, seed=0):
 def tokenize_and_build(docs):
     """The estimator's text path: tokens, vocabulary and encoded ids."""
     return build_vocabulary(
-        tokenize(docs), max_len=DEFAULTS["max_len"], min_df=DEFAULTS["min_df"]
+        iter_tokenize(docs), max_len=DEFAULTS["max_len"], min_df=DEFAULTS["min_df"]
     )
 
 
 def tokenize_and_encode(docs, vocabulary):
     """The estimator's inference path: documents to ``RaggedTokens``."""
-    ids, offsets, _ = encode(tokenize(docs), vocabulary, max_len=DEFAULTS["max_len"])
+    ids, offsets, _ = encode(
+        iter_tokenize(docs), vocabulary, max_len=DEFAULTS["max_len"]
+    )
     return RaggedTokens(ids, offsets, pad_id=PAD_ID)
 
 
@@ -571,80 +578,6 @@ def keras_table(settings, repeats, threads, peak):
     return markdown_table(header, rows), note
 
 
-# ------------------------------------------------------------ 7: memory
-def peak_rss_mib():
-    """Peak resident set size of this process so far, in MiB.
-
-    Reads ``VmHWM`` (Linux): unlike ``ru_maxrss``, it is not inherited from
-    the parent process that forked this one. Elsewhere falls back to
-    ``ru_maxrss`` (KiB on Linux, bytes on macOS).
-    """
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024**2 if sys.platform == "darwin" else peak / 1024
-
-
-def memory_child(n_docs):
-    """Body of the fresh subprocess: print peak RSS at each stage as JSON."""
-    after_import = peak_rss_mib()
-    train_docs, train_y, test_docs, test_y = load_reviews()
-    docs = list(train_docs) + list(test_docs)
-    labels = np.concatenate([train_y.to_numpy(), test_y.to_numpy()])
-    docs, labels = resample(docs, labels, n_docs)
-    after_data = peak_rss_mib()
-    _, seconds = timed(
-        TransformerTextClassifier(max_epochs=1, random_state=0).fit, docs, labels
-    )
-    report = dict(
-        after_import=after_import,
-        after_data=after_data,
-        after_fit=peak_rss_mib(),
-        fit_s=seconds,
-    )
-    print(json.dumps(report))
-
-
-def memory_table(sizes, threads):
-    """One fresh subprocess per size; peak RSS after import, data and fit."""
-    rows = []
-    for n in sizes:
-        command = [sys.executable, __file__, "--memory-child", str(n)]
-        command += ["--threads", str(threads)]
-        done = subprocess.run(command, capture_output=True, text=True, check=True)
-        report = json.loads(done.stdout.strip().splitlines()[-1])
-        rows.append(
-            [
-                f"{n:,}",
-                f"{report['after_import']:.0f}",
-                f"{report['after_data']:.0f}",
-                f"{report['after_fit']:.0f}",
-                f"{report['after_fit'] - report['after_data']:.0f}",
-                f"{report['fit_s']:.1f}",
-            ]
-        )
-    header = [
-        "documents",
-        "after imports, MiB",
-        "after loading data, MiB",
-        "after a 1-epoch fit, MiB",
-        "fit adds, MiB",
-        "fit s",
-    ]
-    note = (
-        "Peak RSS (`VmHWM`) of a fresh subprocess per size, default estimator, "
-        "max_epochs=1; 'after imports' is the baseline of importing torch, "
-        "scikit-learn, skorch and the package. Documents are the 5,000 reviews "
-        "(train + test), repeated and shuffled with a fixed seed."
-    )
-    return markdown_table(header, rows), note
-
-
 # ------------------------------------------------------------------ main
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -655,16 +588,12 @@ def parse_args(argv):
     parser.add_argument(
         "--repeats", type=int, default=3, help="alternated repeats per figure"
     )
-    parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    if args.memory_child is not None:
-        memory_child(args.memory_child)
-        return
     settings = QUICK if args.quick else FULL
     repeats = 1 if args.quick else args.repeats
 
@@ -718,10 +647,6 @@ def main(argv=None):
 
     print("### Against Keras / TensorFlow (quoted figure)\n")
     table, note = keras_table(settings, repeats, args.threads, peak)
-    print(f"{table}\n\n{note}\n")
-
-    print("### Peak memory of a default text fit\n")
-    table, note = memory_table(settings["memory_sizes"], args.threads)
     print(f"{table}\n\n{note}")
 
 

@@ -40,6 +40,7 @@ Persistence hooks (defaults do nothing; override to store more state):
 import copy
 import math
 import os
+import warnings
 from contextlib import contextmanager, nullcontext
 from numbers import Integral, Real
 
@@ -56,7 +57,7 @@ from skorch.helper import predefined_split
 from skorch.utils import noop
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
-from ._callbacks import EpochScore
+from ._callbacks import EpochScore, close_interrupted_fit
 from ._data import BatchIterator
 from ._fixes import Interval, StrOptions
 from ._modules import Autocast
@@ -204,7 +205,7 @@ class AttentionEstimatorBase(BaseEstimator):
         device = resolve_device(self.device)
         try:
             return self._train(X, y, continuing, device, epochs, classes, partial)
-        except Exception:
+        except BaseException:  # KeyboardInterrupt too, outside the training loop
             if not continuing:
                 self._forget_fit()  # a failed fit leaves no half-fitted state
             raise
@@ -248,7 +249,15 @@ class AttentionEstimatorBase(BaseEstimator):
                 lr = self._resolved("lr")
                 for group in net.optimizer_.param_groups:
                     group.update(lr=lr, initial_lr=lr, weight_decay=self.weight_decay)
+            epochs_before = len(net.history)
             net.partial_fit(data)
+        interrupted = close_interrupted_fit(
+            net, epochs_before, epochs, validating=valid is not None
+        )
+        if interrupted is not None:
+            # stacklevel 5: the caller of fit or partial_fit (through
+            # _fit_context's wrapper and _fit).
+            warnings.warn(interrupted, UserWarning, stacklevel=5)
         # The hold-out set served this call only; do not keep it in the model.
         net.train_split = None
         module.eval()

@@ -3,7 +3,7 @@
 import torch
 from skorch.callbacks import Callback
 
-__all__ = ["EpochScore"]
+__all__ = ["EpochScore", "close_interrupted_fit"]
 
 
 def accuracy_score(y_pred, y_true):
@@ -49,3 +49,71 @@ class EpochScore(Callback):
                 value = self.score(torch.cat(preds), torch.cat(targets))
                 net.history.record(f"{prefix}_score", value)
         del self._seen
+
+    def on_train_end(self, net, **kwargs):
+        # An interrupted epoch leaves its predictions behind: drop them.
+        self.__dict__.pop("_seen", None)
+
+
+def close_interrupted_fit(net, epochs_before, epochs, validating):
+    """Tidy up after a training loop that a ``KeyboardInterrupt`` ended.
+
+    skorch's ``partial_fit`` catches ``KeyboardInterrupt`` (Ctrl-C, or
+    ``EarlyStopping`` ending the fit) and still runs ``on_train_end``, where
+    ``EarlyStopping(load_best=True)`` restores the best weights seen so far.
+    An epoch interrupted before its losses were recorded is not counted: its
+    half-filled row is removed from ``net.history`` (its batches' weight
+    updates stay). Call this right after ``net.partial_fit``.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNet
+        The net, just trained.
+    epochs_before : int
+        Rows of ``net.history`` before this call's training.
+    epochs : int
+        Epochs this call was asked to run.
+    validating : bool
+        Whether the epochs record a ``valid_loss``.
+
+    Returns
+    -------
+    message : str or None
+        None when training ran all its epochs or early stopping ended it;
+        otherwise what was kept, for a warning.
+    """
+    history = net.history
+    required = ("train_loss", "valid_loss") if validating else ("train_loss",)
+    unfinished = len(history) > epochs_before and not all(
+        key in history[-1] for key in required
+    )
+    if unfinished:
+        del history[-1]
+    completed = len(history) - epochs_before
+    stopper = dict(net.callbacks_).get("early_stopping")
+    stopped_early = stopper is not None and stopper.misses_ >= stopper.patience
+    if not unfinished and (completed >= epochs or stopped_early):
+        return None
+
+    message = (
+        f"Training was interrupted (KeyboardInterrupt) after {completed} of "
+        f"{epochs} epochs"
+    )
+    if unfinished:
+        message += (
+            f", during epoch {len(history) + 1}, which is not counted in n_iter_ "
+            "or history_"
+        )
+    if stopper is not None and stopper.best_model_weights_ is not None:
+        message += (
+            f". The weights of epoch {stopper.best_epoch_}, the lowest "
+            "validation loss so far, are kept."
+        )
+    elif unfinished:
+        message += (
+            ". The latest weights are kept, including the updates of the "
+            "unfinished epoch's batches."
+        )
+    else:
+        message += ". The latest weights are kept."
+    return message

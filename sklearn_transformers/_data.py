@@ -7,6 +7,8 @@ vectorised gather; :class:`BatchIterator` plays the part of skorch's
 ``DataLoader`` (skorch accepts any iterator class with ``batch_size``).
 """
 
+import copy
+
 import numpy as np
 import torch
 
@@ -54,8 +56,9 @@ class RaggedTokens(torch.utils.data.Dataset):
 
     def __init__(self, ids, offsets, y=None, pad_id=0):
         self.ids = np.asarray(ids)
-        self.offsets = np.asarray(offsets, dtype=np.int64)
-        self.lengths = np.diff(self.offsets)
+        offsets = np.asarray(offsets, dtype=np.int64)
+        self.starts = offsets[:-1]
+        self.lengths = np.diff(offsets)
         self.y = None if y is None else torch.as_tensor(y)
         self.pad_id = pad_id
 
@@ -67,15 +70,16 @@ class RaggedTokens(torch.utils.data.Dataset):
 
     def document(self, i):
         """Token ids of document ``i``."""
-        return self.ids[self.offsets[i] : self.offsets[i + 1]]
+        return self.ids[self.starts[i] : self.starts[i] + self.lengths[i]]
 
     def subset(self, idx):
+        """The documents ``idx``, sharing this set's ``ids`` (no copy of the tokens)."""
         idx = np.asarray(idx, dtype=np.int64)
-        lengths = self.lengths[idx]
-        offsets = np.concatenate([[0], np.cumsum(lengths)])
-        ids = self.ids[_ragged_positions(self.offsets[idx], lengths)]
-        y = None if self.y is None else self.y[torch.from_numpy(idx)]
-        return RaggedTokens(ids, offsets, y, self.pad_id)
+        part = copy.copy(self)
+        part.starts = self.starts[idx]
+        part.lengths = self.lengths[idx]
+        part.y = None if self.y is None else self.y[torch.from_numpy(idx)]
+        return part
 
     def batch(self, idx):
         """Return ``(tokens, y)``: ``tokens`` is ``(len(idx), longest)`` int64,
@@ -85,7 +89,7 @@ class RaggedTokens(torch.utils.data.Dataset):
         width = int(lengths.max()) if len(idx) else 0
         keep = np.arange(width)[None, :] < lengths[:, None]  # (B, width)
         tokens = np.full((len(idx), width), self.pad_id, dtype=np.int64)
-        tokens[keep] = self.ids[_ragged_positions(self.offsets[idx], lengths)]
+        tokens[keep] = self.ids[_ragged_positions(self.starts[idx], lengths)]
         y = None if self.y is None else self.y[torch.from_numpy(idx)]
         return torch.from_numpy(tokens), y
 

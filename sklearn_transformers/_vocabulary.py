@@ -1,13 +1,15 @@
 """Word tokenization, vocabulary building and encoding to token ids.
 
-Knows nothing of the estimators. Work is done once per call over all
-documents: one regular-expression pass per document (the scanning itself runs
-in C), one dictionary lookup per token, and numpy for counting, truncation and
-layout. There is no per-character or per-batch Python loop.
+Knows nothing of the estimators. One regular-expression pass per document
+(the scanning itself runs in C), one dictionary lookup per kept token, and
+numpy for counting, truncation and layout; there is no per-character or
+per-token Python loop. Documents are processed ``CHUNK_SIZE`` at a time, so
+only one chunk's token strings are alive at once: a corpus is held as integer
+arrays, not as lists of str (at 50,000 reviews those lists took 255 MiB).
 """
 
 import re
-from itertools import chain, repeat
+from itertools import chain, count, islice, repeat
 
 import numpy as np
 
@@ -20,6 +22,7 @@ __all__ = [
     "UNK_TOKEN",
     "build_vocabulary",
     "encode",
+    "iter_tokenize",
     "tokenize",
     "word_tokenize",
 ]
@@ -27,6 +30,10 @@ __all__ = [
 PAD_TOKEN, UNK_TOKEN, CLS_TOKEN = "[PAD]", "[UNK]", "[CLS]"
 SPECIAL_TOKENS = (PAD_TOKEN, UNK_TOKEN, CLS_TOKEN)  # ids 0, 1, 2
 PAD_ID, UNK_ID, CLS_ID = 0, 1, 2
+
+# Documents tokenized and mapped to ids at a time: only one chunk's token
+# strings are alive at once, the corpus is kept as integer arrays.
+CHUNK_SIZE = 2048
 
 # A word is a run of unicode letters, digits, underscores and combining marks
 # (so "हिन्दी" stays whole), with inner apostrophes kept ("don't"); every other
@@ -57,28 +64,37 @@ def tokenize(documents, *, lowercase=True, tokenizer=None):
     ``tokenizer`` is a callable ``str -> list[str]``, or None for
     :func:`word_tokenize`. ``lowercase`` is applied before tokenizing.
     """
+    return list(iter_tokenize(documents, lowercase=lowercase, tokenizer=tokenizer))
+
+
+def iter_tokenize(documents, *, lowercase=True, tokenizer=None):
+    """Like :func:`tokenize`, lazily: an iterator of the documents' token lists.
+
+    :func:`build_vocabulary` and :func:`encode` consume it a chunk of
+    documents at a time, so the token strings of a whole corpus are never
+    held at once.
+    """
     if lowercase:
         documents = map(str.lower, documents)
-    split = word_tokenize if tokenizer is None else tokenizer
-    tokens = list(map(split, documents))
-    if tokenizer is not None:
-        _check_tokenizer_output(tokens)
-    return tokens
+    if tokenizer is None:
+        return map(word_tokenize, documents)
+    return map(_check_tokenizer_output, count(), map(tokenizer, documents))
 
 
-def _check_tokenizer_output(tokens):
-    for i, doc in enumerate(tokens):
-        if not isinstance(doc, (list, tuple)):
-            raise TypeError(
-                "tokenizer must return a list of str for each document; it "
-                f"returned {type(doc).__name__} for document {i}."
-            )
-        bad = next((t for t in doc if not isinstance(t, str)), None)
-        if bad is not None:
-            raise TypeError(
-                "tokenizer must return a list of str for each document; it "
-                f"returned a {type(bad).__name__} token for document {i}."
-            )
+def _check_tokenizer_output(i, doc):
+    """Return document ``i``'s tokens from a custom tokenizer, if they are str."""
+    if not isinstance(doc, (list, tuple)):
+        raise TypeError(
+            "tokenizer must return a list of str for each document; it "
+            f"returned {type(doc).__name__} for document {i}."
+        )
+    bad = next((t for t in doc if not isinstance(t, str)), None)
+    if bad is not None:
+        raise TypeError(
+            "tokenizer must return a list of str for each document; it "
+            f"returned a {type(bad).__name__} token for document {i}."
+        )
+    return doc
 
 
 class _Indexer(dict):
@@ -89,13 +105,23 @@ class _Indexer(dict):
         return self[token]
 
 
-def _kept(lengths, max_len):
-    """Positions of the first ``max_len`` tokens of each document, and their count."""
-    kept = np.minimum(lengths, max_len)
-    starts = np.cumsum(lengths) - lengths
-    total = int(kept.sum())
-    within = np.arange(total) - np.repeat(np.cumsum(kept) - kept, kept)
-    return np.repeat(starts, kept) + within, kept
+def _chunks(token_lists, max_len):
+    """Documents ``CHUNK_SIZE`` at a time: ``(kept token lists, lengths)``.
+
+    Each document is cut to its first ``max_len`` tokens; ``lengths`` are the
+    full lengths, before the cut.
+    """
+    documents = iter(token_lists)
+    while chunk := list(islice(documents, CHUNK_SIZE)):
+        lengths = np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk))
+        for i in np.flatnonzero(lengths > max_len).tolist():  # the few long ones
+            chunk[i] = chunk[i][:max_len]
+        yield chunk, lengths
+
+
+def _grown(counts, n_types):
+    """``counts`` padded with zeros to length ``n_types`` (new token types)."""
+    return np.pad(counts, (0, n_types - len(counts)))
 
 
 def _with_cls(ids, kept):
@@ -117,8 +143,13 @@ def build_vocabulary(token_lists, *, max_len, min_df=1, max_features=None):
     Only the first ``max_len`` tokens of each document count (the ones the
     model sees). Tokens kept: those in at least ``min_df`` documents (an int
     count, or a float proportion of documents), then the ``max_features`` most
-    frequent; text equal to a special token's name maps to ``[UNK]``. Ids: the special tokens first, then by decreasing frequency,
-    ties in alphabetical order.
+    frequent; text equal to a special token's name maps to ``[UNK]``. Ids: the
+    special tokens first, then by decreasing frequency, ties in alphabetical
+    order.
+
+    ``token_lists`` may be any iterable of token lists, e.g. the lazy
+    :func:`iter_tokenize`: documents are read ``CHUNK_SIZE`` at a time and
+    only their integer ids are kept.
 
     Returns
     -------
@@ -128,46 +159,62 @@ def build_vocabulary(token_lists, *, max_len, min_df=1, max_features=None):
     n_truncated : int
         Documents longer than ``max_len``.
     """
-    n_docs = len(token_lists)
-    lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=n_docs)
     indexer = _Indexer()
-    provisional = np.fromiter(
-        map(indexer.__getitem__, chain.from_iterable(token_lists)),
-        dtype=np.int64,
-        count=int(lengths.sum()),
-    )
-    positions, kept = _kept(lengths, max_len)
-    provisional = provisional[positions]
+    pieces, length_parts = [], []
+    term_freq = np.zeros(0, dtype=np.int64)
+    doc_freq = np.zeros(0, dtype=np.int64)
+    for chunk, lengths in _chunks(token_lists, max_len):
+        kept = np.minimum(lengths, max_len)
+        provisional = np.fromiter(
+            map(indexer.__getitem__, chain.from_iterable(chunk)),
+            dtype=np.int64,
+            count=int(kept.sum()),
+        )
+        n_types = len(indexer)
+        term_freq = _grown(term_freq, n_types)
+        term_freq += np.bincount(provisional, minlength=n_types)
+        # Document frequency: count each (document, token) pair once. Sorting
+        # and comparing neighbours is faster here than np.unique's hashing.
+        doc_of_token = np.repeat(np.arange(len(chunk), dtype=np.int64), kept)
+        pairs = np.sort(doc_of_token * n_types + provisional)
+        first = np.ones(len(pairs), dtype=bool)
+        first[1:] = pairs[1:] != pairs[:-1]
+        doc_freq = _grown(doc_freq, n_types)
+        doc_freq += np.bincount(pairs[first] % n_types, minlength=n_types)
+        pieces.append(provisional.astype(np.int32))
+        length_parts.append(lengths)
+    lengths = np.concatenate(length_parts) if length_parts else np.zeros(0, np.int64)
+    n_docs = len(lengths)
     n_types = len(indexer)
-    term_freq = np.bincount(provisional, minlength=n_types)
-    doc_of_token = np.repeat(np.arange(n_docs, dtype=np.int64), kept)
-    # Document frequency: count each (document, token) pair once. Sorting and
-    # comparing neighbours is faster here than np.unique's hashing.
-    pairs = np.sort(doc_of_token * n_types + provisional)
-    first = np.ones(len(pairs), dtype=bool)
-    first[1:] = pairs[1:] != pairs[:-1]
-    doc_freq = np.bincount(pairs[first] % n_types, minlength=n_types)
 
     min_count = min_df if isinstance(min_df, (int, np.integer)) else min_df * n_docs
     words = np.array(list(indexer), dtype=object)
     # A document's literal "[PAD]", "[UNK]" or "[CLS]" is an unknown word, not
     # the special token.
     is_special = np.isin(words, SPECIAL_TOKENS)
-    candidates = np.flatnonzero(
-        (doc_freq >= max(min_count, 1)) & (term_freq > 0) & ~is_special
+    candidates = np.flatnonzero((doc_freq >= max(min_count, 1)) & ~is_special)
+    # Ties in alphabetical (code point) order, compared as Python str: numpy's
+    # fixed-width str dtype drops trailing NUL characters, which would make
+    # "b\x00" equal to "b" and their order depend on the documents' order.
+    candidate_words = words[candidates].tolist()
+    alphabetical = np.empty(len(candidates), dtype=np.int64)
+    alphabetical[sorted(range(len(candidates)), key=candidate_words.__getitem__)] = (
+        np.arange(len(candidates))
     )
     # Lexsort sorts by the last key first: frequency down, then the token.
-    order = np.lexsort((words[candidates].astype(str), -term_freq[candidates]))
+    order = np.lexsort((alphabetical, -term_freq[candidates]))
     chosen = candidates[order][:max_features]
 
     vocabulary = {token: i for i, token in enumerate(SPECIAL_TOKENS)}
-    first = len(SPECIAL_TOKENS)
+    start = len(SPECIAL_TOKENS)
     vocabulary.update(
-        zip(words[chosen].tolist(), range(first, first + len(chosen)), strict=True)
+        zip(words[chosen].tolist(), range(start, start + len(chosen)), strict=True)
     )
     remap = np.full(n_types, UNK_ID, dtype=np.int64)
-    remap[chosen] = np.arange(first, first + len(chosen))
-    ids, offsets = _with_cls(remap[provisional], kept)
+    remap[chosen] = np.arange(start, start + len(chosen))
+    provisional = np.concatenate(pieces) if pieces else np.zeros(0, np.int32)
+    del pieces
+    ids, offsets = _with_cls(remap[provisional], np.minimum(lengths, max_len))
     return vocabulary, ids, offsets, int((lengths > max_len).sum())
 
 
@@ -175,7 +222,8 @@ def encode(token_lists, vocabulary, *, max_len):
     """Encode tokenized documents with a fitted vocabulary.
 
     Each document becomes ``[CLS]`` followed by the ids of its first
-    ``max_len`` tokens; unknown tokens map to ``[UNK]``.
+    ``max_len`` tokens; unknown tokens map to ``[UNK]``. ``token_lists`` may
+    be any iterable of token lists, read ``CHUNK_SIZE`` documents at a time.
 
     Returns
     -------
@@ -186,14 +234,20 @@ def encode(token_lists, vocabulary, *, max_len):
     n_truncated : int
         Documents longer than ``max_len``.
     """
-    n_docs = len(token_lists)
-    lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=n_docs)
-    ids = np.fromiter(
-        map(vocabulary.get, chain.from_iterable(token_lists), repeat(UNK_ID)),
-        dtype=np.int64,
-        count=int(lengths.sum()),
-    )
+    pieces, length_parts = [], []
+    for chunk, lengths in _chunks(token_lists, max_len):
+        kept = np.minimum(lengths, max_len)
+        pieces.append(
+            np.fromiter(
+                map(vocabulary.get, chain.from_iterable(chunk), repeat(UNK_ID)),
+                dtype=np.int64,
+                count=int(kept.sum()),
+            )
+        )
+        length_parts.append(lengths)
+    lengths = np.concatenate(length_parts) if length_parts else np.zeros(0, np.int64)
+    ids = np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
+    del pieces
     ids[ids < len(SPECIAL_TOKENS)] = UNK_ID  # literal "[PAD]" etc. are unknown words
-    positions, kept = _kept(lengths, max_len)
-    ids, offsets = _with_cls(ids[positions], kept)
+    ids, offsets = _with_cls(ids, np.minimum(lengths, max_len))
     return ids, offsets, int((lengths > max_len).sum())

@@ -36,7 +36,7 @@ from ._callbacks import accuracy_score
 from ._data import RaggedTokens
 from ._fixes import Interval, StrOptions, _fit_context
 from ._modules import TextClassifierModule
-from ._vocabulary import CLS_ID, PAD_ID, build_vocabulary, encode, tokenize
+from ._vocabulary import CLS_ID, PAD_ID, build_vocabulary, encode, iter_tokenize
 
 __all__ = ["TransformerTextClassifier"]
 
@@ -394,6 +394,12 @@ class TransformerTextClassifier(
     def fit(self, X, y):
         """Learn the vocabulary and train the model.
 
+        Ctrl-C (``KeyboardInterrupt``) during training stops it and keeps a
+        usable model: ``n_iter_`` and ``history_`` count the completed epochs
+        (an epoch cut short is left out, though its batches' updates stay in
+        the weights), ``early_stopping`` restores the best weights so far, and
+        a ``UserWarning`` says what was kept.
+
         Parameters
         ----------
         X : array-like of str of shape (n_samples,)
@@ -515,7 +521,7 @@ class TransformerTextClassifier(
             return tokenize_for_backbone(
                 self.backbone_tokenizer_, docs, max_len=self.max_len_
             )
-        tokens = tokenize(docs, lowercase=self.lowercase, tokenizer=self.tokenizer)
+        tokens = iter_tokenize(docs, lowercase=self.lowercase, tokenizer=self.tokenizer)
         if not reset:
             return encode(tokens, self.vocabulary_, max_len=self.max_len_)
         self.vocabulary_, ids, offsets, n_truncated = build_vocabulary(

@@ -232,6 +232,12 @@ class AttentionTimeSeriesRegressor(
     def fit(self, X, y):
         """Train on windows ``X`` and the values ``y`` that follow them.
 
+        Ctrl-C (``KeyboardInterrupt``) during training stops it and keeps a
+        usable model: ``n_iter_`` and ``history_`` count the completed epochs
+        (an epoch cut short is left out, though its batches' updates stay in
+        the weights), ``early_stopping`` restores the best weights so far, and
+        a ``UserWarning`` says what was kept.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, window) or (n_samples, window, n_features)

@@ -11,6 +11,7 @@ SECTIONS = (
     "## Time-series quality",
     "## Pretrained backbone",
     "## Parallel search",
+    "## Memory",
 )
 
 

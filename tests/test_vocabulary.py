@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from sklearn_transformers import _vocabulary
 from sklearn_transformers._vocabulary import (
     CLS_TOKEN,
     PAD_TOKEN,
@@ -10,6 +11,7 @@ from sklearn_transformers._vocabulary import (
     UNK_TOKEN,
     build_vocabulary,
     encode,
+    iter_tokenize,
     tokenize,
     word_tokenize,
 )
@@ -304,3 +306,48 @@ def test_scale_100k_short_documents():
     ids2, offsets2, _ = encode(tokens, vocabulary, max_len=4)
     np.testing.assert_array_equal(ids2, ids)
     np.testing.assert_array_equal(offsets2, offsets)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 3, 1000])
+def test_chunked_processing_gives_the_same_result(monkeypatch, chunk_size):
+    # Documents are read CHUNK_SIZE at a time from any iterable (a generator
+    # here); the result must not depend on where the chunks split.
+    documents = [
+        "The film was good!",
+        "",
+        "A bad, bad film.",
+        "good good good good good",
+        "[UNK] film",
+        "new words only here",
+    ]
+    expected = build_vocabulary(tokenize(documents), max_len=4, min_df=2)
+    monkeypatch.setattr(_vocabulary, "CHUNK_SIZE", chunk_size)
+    result = build_vocabulary(iter_tokenize(documents), max_len=4, min_df=2)
+    assert list(result[0].items()) == list(expected[0].items())
+    for got, want in zip(result[1:], expected[1:], strict=True):
+        np.testing.assert_array_equal(got, want)
+    encoded = encode(iter_tokenize(documents), expected[0], max_len=4)
+    for got, want in zip(encoded, expected[1:], strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_iter_tokenize_is_lazy_and_checks_custom_tokenizers():
+    seen = []
+
+    def tokenizer(text):
+        seen.append(text)
+        return text.split() if text != "bad" else None
+
+    tokens = iter_tokenize(["a b", "bad"], tokenizer=tokenizer)
+    assert seen == []
+    assert next(tokens) == ["a", "b"]
+    with pytest.raises(TypeError, match="returned NoneType for document 1"):
+        next(tokens)
+
+
+def test_ties_are_alphabetical_for_tokens_ending_in_nul():
+    # Found while writing the property tests: numpy's str dtype drops trailing "\x00",
+    # so "b\x00" tied with "b" and their order followed the documents.
+    for documents in ([["b\x00", "b", "a"]], [["b", "b\x00", "a"]]):
+        vocabulary, *_ = build_vocabulary(documents, max_len=10)
+        assert list(vocabulary)[3:] == ["a", "b", "b\x00"]
