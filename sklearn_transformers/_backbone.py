@@ -24,6 +24,7 @@ from ._modules import init_weights, pool, received_attention
 
 __all__ = [
     "BackboneClassifierModule",
+    "PooledHead",
     "import_transformers",
     "load_encoder",
     "load_tokenizer",
@@ -264,9 +265,13 @@ class BackboneClassifierModule(nn.Module):
         _, key_mask, weights = self.encode(tokens, need_weights=True)
         return received_attention(weights, key_mask, self.pooling)
 
+    def classify(self, pooled):
+        """Logits ``(B, n_classes)`` of pooled embeddings ``(B, D)``."""
+        return self.head(self.head_dropout(pooled))
+
     def forward(self, tokens):
         # tokens: (B, L) -> logits (B, n_classes)
-        return self.head(self.head_dropout(self.embed_documents(tokens)))
+        return self.classify(self.embed_documents(tokens))
 
     # transformers models hold hooks that pickle cannot store; keep the
     # encoder as its configuration and weights instead, and rebuild it.
@@ -290,3 +295,21 @@ class BackboneClassifierModule(nn.Module):
         encoder.set_attn_implementation(attn_implementation)
         self._modules["encoder"] = encoder
         self.freeze(self.frozen)
+
+
+class PooledHead(nn.Module):
+    """The head of a :class:`BackboneClassifierModule`, on pooled embeddings.
+
+    With a fixed encoder every document has the same pooled embedding in
+    every epoch, so it is computed once and only this part trains: input
+    ``(B, D)`` embeddings, output ``(B, n_classes)`` logits. It holds the
+    whole classifier, so its ``parameters()`` are the classifier's, in the
+    same order (the encoder's stay fixed).
+    """
+
+    def __init__(self, classifier):
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, pooled):
+        return self.classifier.classify(pooled)

@@ -57,7 +57,7 @@ from skorch.helper import predefined_split
 from skorch.utils import noop
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
-from ._callbacks import EpochScore, close_interrupted_fit
+from ._callbacks import EpochScore, TrimHeap, close_interrupted_fit
 from ._data import BatchIterator
 from ._fixes import Interval, StrOptions
 from ._modules import Autocast
@@ -180,6 +180,15 @@ class AttentionEstimatorBase(BaseEstimator):
     def _configure_module(self, module):
         """Apply fit-time settings to a new or continued module (a hook)."""
 
+    def _training_view(self, module, data, valid):
+        """What the training loop runs: ``(module, data, valid)`` (a hook).
+
+        A subclass may train a part of ``module`` on data derived from
+        ``data`` and ``valid``; the part's ``parameters()`` must follow
+        ``module.parameters()``, so the optimizer state stays ``module``'s.
+        """
+        return module, data, valid
+
     def _check_hyperparameters(self):
         """Checks across parameters, after ``_parameter_constraints``."""
         if self.embed_dim % self.num_heads:
@@ -230,8 +239,9 @@ class AttentionEstimatorBase(BaseEstimator):
         with _seeded(seed, device):
             module = self.module_ if continuing else self._build_module(data)
             self._configure_module(module)
+            trained, data, valid = self._training_view(module, data, valid)
             net = self._make_net(
-                self._for_training(module, device),
+                self._for_training(trained, device),
                 data,
                 device,
                 valid,
@@ -330,7 +340,10 @@ class AttentionEstimatorBase(BaseEstimator):
         """
         criterion, criterion_kwargs = self._criterion(data)
         sink = print if self.verbose else noop
-        callbacks = [("epoch_score", EpochScore(type(self)._score))]
+        callbacks = [
+            ("epoch_score", EpochScore(type(self)._score)),
+            ("trim_heap", TrimHeap()),
+        ]
         if self.lr_schedule == "cosine" and schedule:
             steps = epochs * -(-len(data) // self.batch_size)
             callbacks.append(
@@ -545,13 +558,15 @@ class AttentionEstimatorBase(BaseEstimator):
         """Receive :meth:`_persist_extra`'s blobs on :meth:`load`; no-op here."""
 
     # ------------------------------------------------------------ inference
-    def _run_module(self, data, method, batch_size=INFERENCE_BATCH_SIZE):
+    def _run_module(self, data, method, batch_size=INFERENCE_BATCH_SIZE, module=None):
         """Run ``module_.<method>`` batch by batch under ``inference_mode``.
 
-        Returns a list of ``(indices, float32 CPU tensor)`` pairs, one per batch.
+        ``module`` runs another module instead (during ``fit``). Returns a
+        list of ``(indices, float32 CPU tensor)`` pairs, one per batch.
         """
-        check_is_fitted(self)
-        module = self.module_
+        if module is None:
+            check_is_fitted(self)
+            module = self.module_
         module.eval()
         device = next(module.parameters()).device
         forward = getattr(module, method)
@@ -563,9 +578,9 @@ class AttentionEstimatorBase(BaseEstimator):
                 outputs.append((idx, forward(xb).float().cpu()))
         return outputs
 
-    def _run_module_dense(self, data, method):
+    def _run_module_dense(self, data, method, module=None):
         """Like :meth:`_run_module`, assembled into one array in input order."""
-        outputs = self._run_module(data, method)
+        outputs = self._run_module(data, method, module=module)
         width = outputs[0][1].shape[1:]
         result = np.empty((len(data), *width), dtype=np.float32)
         for idx, out in outputs:

@@ -15,6 +15,7 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
+from skorch.callbacks import Callback
 
 from sklearn_transformers import TransformerTextClassifier
 
@@ -96,7 +97,49 @@ def test_frozen_backbone_trains_only_the_head(frozen):
     weights = frozen.module_.encoder.state_dict()
     for name, value in fresh_encoder_weights().items():
         torch.testing.assert_close(weights[name], value, rtol=0, atol=0)
-    assert frozen.net_.optimizer_.param_groups[0]["initial_lr"] == 1e-3
+    assert frozen.net_.optimizer_.param_groups[0]["initial_lr"] == 1e-2
+
+
+class WatchTraining(Callback):
+    """Record what the training loop feeds its module, and encoder calls."""
+
+    def initialize(self):
+        self.inputs, self.encoder_calls = [], 0
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        classifier = getattr(net.module_, "classifier", net.module_)
+        classifier.encoder.register_forward_hook(self._count)
+
+    def _count(self, *args):
+        self.encoder_calls += 1
+
+    def on_batch_begin(self, net, batch=None, **kwargs):
+        self.inputs.append((tuple(batch[0].shape), batch[0].dtype))
+
+
+def test_frozen_backbone_embeds_each_document_once_per_fit():
+    watch = WatchTraining()
+    clf = TransformerTextClassifier(
+        **TINY, freeze_backbone=True, max_epochs=3, callbacks=[watch]
+    ).fit(X_TRAIN, Y_TRAIN)
+    used = next(cb for _, cb in clf.net_.callbacks_ if isinstance(cb, WatchTraining))
+    # The epochs train the head on pooled embeddings; the encoder never runs.
+    assert used.encoder_calls == 0
+    assert {shape[1:] for shape, _ in used.inputs} == {(HIDDEN,)}
+    assert {dtype for _, dtype in used.inputs} == {torch.float32}
+    assert sum(shape[0] for shape, _ in used.inputs) == 3 * len(X_TRAIN)
+    # Prediction runs the whole model, encoder included.
+    np.testing.assert_allclose(clf.predict_proba(X_TEST).sum(axis=1), 1.0)
+
+
+def test_fine_tuning_runs_the_encoder_on_tokens():
+    watch = WatchTraining()
+    clf = TransformerTextClassifier(**TINY, max_epochs=1, callbacks=[watch])
+    clf.fit(X_TRAIN[:16], Y_TRAIN[:16])
+    used = next(cb for _, cb in clf.net_.callbacks_ if isinstance(cb, WatchTraining))
+    assert used.encoder_calls == 2  # two batches of 8
+    assert {dtype for _, dtype in used.inputs} == {torch.int64}
 
 
 def test_warm_start_can_release_a_frozen_backbone():
