@@ -16,21 +16,18 @@ larger corpora are not all duplicates; one-sentence reviews stay duplicates,
 and the vocabulary stays that of the reviews, as it would for more reviews of
 the same products.
 
-On Linux most of what a fit adds at 100,000 documents is memory that glibc's
-malloc keeps after torch has freed it (activations of batches of every width
-fragment the heap once malloc's dynamic mmap threshold has risen). The live
-data stay small: at 100,000 documents, calling ``malloc_trim`` every 100
-batches brought the RSS back to about 590 MiB each time, while the peak
-reached 2.4 GiB without it. Measured on this machine, peak RSS over the import
-baseline, one epoch:
+On Linux, glibc's malloc keeps memory that torch has freed, and activations of
+batches of every width fragment the heap, so without care a long epoch's
+resident memory grows far past what the fit holds. Every fit therefore calls
+``malloc_trim`` every 50 batches (``_callbacks.TrimHeap``). Measured on this
+machine, peak RSS over the import baseline, one epoch:
 
-    documents   glibc default   MALLOC_MMAP_THRESHOLD_=131072
-    10,000      379 MiB         197 MiB
-    100,000     2,438 MiB       339 MiB
+    documents   without the trim   with it (the default)
+    10,000      379 MiB            356 MiB
+    100,000     2,438 MiB          796 MiB
 
-(the same fit time at 100,000 documents). Set the variable (or use jemalloc)
-before starting Python to get the second column; the children of this script
-inherit it.
+(setting ``MALLOC_MMAP_THRESHOLD_=131072`` before starting Python, or using
+jemalloc, lowers both further: 197 and 339 MiB without the trim).
 
 Run: ``python benchmarks/memory.py [--quick] [--threads 1] [--sizes N ...]``
 """

@@ -83,7 +83,15 @@ def git_revision():
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain"],
+            # The results file itself does not count as a change of the code.
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--",
+                ":(top)",
+                ":(top,exclude)benchmarks/RESULTS.md",
+            ],
             cwd=HERE,
             capture_output=True,
             text=True,
