@@ -21,7 +21,11 @@ A subclass supplies these hooks:
   training data;
 - ``_stratify(data)``: labels to stratify the early-stopping split, or None;
 - ``_score``: ``score(y_pred, y_true)`` on tensors, recorded per epoch as
-  ``train_score`` / ``valid_score`` in ``history_``.
+  ``train_score`` / ``valid_score`` in ``history_``;
+- optionally ``_resolved(name)`` (a parameter's ``"auto"`` value),
+  ``_configure_module(module)`` (fit-time settings of a new or continued
+  module) and ``_training_view(module, data, valid)`` (train a part of the
+  module on derived data, such as a frozen backbone's pooled embeddings).
 
 Persistence hooks (defaults do nothing; override to store more state):
 
