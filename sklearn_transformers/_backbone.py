@@ -25,6 +25,7 @@ from ._modules import init_weights, pool, received_attention
 __all__ = [
     "BackboneClassifierModule",
     "PooledHead",
+    "encoder_from_config",
     "import_transformers",
     "load_encoder",
     "load_tokenizer",

@@ -570,15 +570,6 @@ class TransformerTextClassifier(
             pad_id=self._pad_id,
         )
 
-    def _persist_extra(self):
-        if self.backbone is None:
-            return {}
-        return tokenizer_files(self.backbone_tokenizer_)
-
-    def _restore_extra(self, blobs):
-        if self.backbone is not None:
-            self.backbone_tokenizer_ = tokenizer_from_files(blobs)
-
     def _new_module(self):
         if self.backbone is not None:  # the architecture only (for load)
             return self._backbone_module(encoder_from_config(self.backbone_config_))
@@ -595,6 +586,16 @@ class TransformerTextClassifier(
             pooling=fitted["pooling"],
             pad_id=PAD_ID,
         )
+
+    # A backbone's tokenizer is saved as its own files, with the weights.
+    def _persist_extra(self):
+        if self.backbone is None:
+            return {}
+        return tokenizer_files(self.backbone_tokenizer_)
+
+    def _restore_extra(self, blobs):
+        if self.backbone is not None:
+            self.backbone_tokenizer_ = tokenizer_from_files(blobs)
 
     def _configure_module(self, module):
         if self.backbone is not None:

@@ -25,6 +25,23 @@ TEXTS = ["good film", "great movie", "bad film", "awful movie"] * 8
 LABELS = ["pos", "pos", "neg", "neg"] * 8
 X_SERIES, Y_SERIES = make_windows(np.sin(np.arange(120) / 3.0), window=12)
 
+each_estimator = pytest.mark.parametrize(
+    "make, X, y",
+    [
+        (TransformerTextClassifier, TEXTS, LABELS),
+        (AttentionTimeSeriesRegressor, X_SERIES, Y_SERIES),
+    ],
+    ids=["text", "series"],
+)
+each_data_set = pytest.mark.parametrize(
+    "data",
+    [
+        DenseData(np.zeros((5, 3), dtype=np.float32), np.arange(5)),
+        RaggedTokens(np.arange(1, 8), [0, 3, 3, 7], np.arange(3)),
+    ],
+    ids=["dense", "ragged"],
+)
+
 
 def record_output_dtypes(layer):
     """Collect the dtype of every output of ``layer`` while a hook is on it."""
@@ -50,14 +67,7 @@ def first_linear(module):
     return next(m for m in module.modules() if isinstance(m, torch.nn.Linear))
 
 
-@pytest.mark.parametrize(
-    "make, X, y",
-    [
-        (lambda **kw: TransformerTextClassifier(**kw), TEXTS, LABELS),
-        (lambda **kw: AttentionTimeSeriesRegressor(**kw), X_SERIES, Y_SERIES),
-    ],
-    ids=["text", "series"],
-)
+@each_estimator
 def test_bfloat16_autocast_in_training_and_inference(make, X, y):
     est = make(**TINY, max_epochs=2, precision="bfloat16").fit(X, y)
     # Weights stay float32; only the computation runs in bfloat16.
@@ -102,14 +112,7 @@ def test_invalid_precision_raises_before_training():
         clf.fit(TEXTS, LABELS)
 
 
-@pytest.mark.parametrize(
-    "data",
-    [
-        DenseData(np.zeros((5, 3), dtype=np.float32), np.arange(5)),
-        RaggedTokens(np.arange(1, 8), [0, 3, 3, 7], np.arange(3)),
-    ],
-    ids=["dense", "ragged"],
-)
+@each_data_set
 def test_batch_iterator_sends_batches_to_its_device(data):
     batches = list(BatchIterator(data, 2, device="cpu"))
     assert batches and all(X.device.type == "cpu" for X, _ in batches)
@@ -117,14 +120,7 @@ def test_batch_iterator_sends_batches_to_its_device(data):
 
 
 @needs_cuda
-@pytest.mark.parametrize(
-    "data",
-    [
-        DenseData(np.zeros((5, 3), dtype=np.float32), np.arange(5)),
-        RaggedTokens(np.arange(1, 8), [0, 3, 3, 7], np.arange(3)),
-    ],
-    ids=["dense", "ragged"],
-)
+@each_data_set
 def test_batch_iterator_copies_batches_to_cuda(data):
     for X, y in BatchIterator(data, 2, device="cuda"):
         assert X.device.type == "cuda" and y.device.type == "cuda"
@@ -132,14 +128,7 @@ def test_batch_iterator_copies_batches_to_cuda(data):
 
 @needs_cuda
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
-@pytest.mark.parametrize(
-    "make, X, y",
-    [
-        (lambda **kw: TransformerTextClassifier(**kw), TEXTS, LABELS),
-        (lambda **kw: AttentionTimeSeriesRegressor(**kw), X_SERIES, Y_SERIES),
-    ],
-    ids=["text", "series"],
-)
+@each_estimator
 def test_cuda_fit_predicts_numpy_close_to_cpu(make, X, y, precision):
     gpu = make(**TINY, max_epochs=3, device="cuda", precision=precision).fit(X, y)
     assert next(gpu.module_.parameters()).device.type == "cuda"
