@@ -20,11 +20,12 @@ On Linux, glibc's malloc keeps memory that torch has freed, and activations of
 batches of every width fragment the heap, so without care a long epoch's
 resident memory grows far past what the fit holds. Every fit therefore calls
 ``malloc_trim`` every 50 batches (``_callbacks.TrimHeap``). Measured on this
-machine, peak RSS over the import baseline, one epoch:
+machine, one epoch, the two variants run side by side, peak RSS over the
+loaded data:
 
     documents   without the trim   with it (the default)
-    10,000      379 MiB            356 MiB
-    100,000     2,438 MiB          796 MiB
+    10,000      369, 372 MiB       367, 354 MiB
+    100,000     2,165 MiB          737 MiB
 
 (setting ``MALLOC_MMAP_THRESHOLD_=131072`` before starting Python, or using
 jemalloc, lowers both further: 197 and 339 MiB without the trim).
