@@ -7,25 +7,13 @@ early stopping, ``warm_start`` / ``partial_fit``, ``history_`` / ``n_iter_``,
 batched inference under ``torch.inference_mode()``, and ``save`` / ``load``
 (the file format lives in :mod:`._persistence`).
 
-A subclass supplies these hooks:
-
-- ``_prepare_data(X, y, *, reset, classes)``: validate the input, fit the
-  encoders (vocabulary, scaler, classes) when ``reset``, return a data set
-  from :mod:`._data`;
-- ``_new_module()``: the untrained torch module, built from fitted
-  attributes only (``_fitted_params`` for the architecture); ``load`` calls it
-  before filling in the saved weights, so it must not need training data;
-- ``_build_module(data)``: the module for a new fit; by default
-  ``_new_module()``, overridden where the training data initialises weights;
-- ``_criterion(data)``: ``(criterion class, keyword arguments)`` for the
-  training data;
-- ``_stratify(data)``: labels to stratify the early-stopping split, or None;
-- ``_score``: ``score(y_pred, y_true)`` on tensors, recorded per epoch as
-  ``train_score`` / ``valid_score`` in ``history_``;
-- optionally ``_resolved(name)`` (a parameter's ``"auto"`` value),
-  ``_configure_module(module)`` (fit-time settings of a new or continued
-  module) and ``_training_view(module, data, valid)`` (train a part of the
-  module on derived data, such as a frozen backbone's pooled embeddings).
+A subclass implements the abstract hooks of :class:`AttentionEstimatorBase`
+(``_prepare_data``, ``_new_module``, ``_criterion``, ``_stratify``,
+``_score``) and may override the optional ones (``_auto_defaults``,
+``_build_module``, ``_configure_module``, ``_training_view``,
+``_check_hyperparameters``); each is documented where it is declared. A fit
+resolves the ``"auto"`` values, the device and the seed once, into a
+:class:`FitPlan` that the training path reads.
 
 Persistence hooks (defaults do nothing; override to store more state):
 
@@ -45,7 +33,9 @@ import copy
 import math
 import os
 import warnings
+from abc import ABC, abstractmethod
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -61,13 +51,14 @@ from skorch.helper import predefined_split
 from skorch.utils import noop
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
-from ._callbacks import EpochScore, TrimHeap, close_interrupted_fit
+from ._callbacks import EpochScore, PlainPrintLog, TrimHeap, close_interrupted_fit
 from ._data import BatchIterator
-from ._fixes import Interval, StrOptions
+from ._fixes import Interval, StrOptions, _check_sample_weight
+from ._losses import SampleWeightedLoss
 from ._modules import Autocast
 from ._persistence import load_estimator, save_estimator
 
-__all__ = ["AttentionEstimatorBase", "resolve_device"]
+__all__ = ["AttentionEstimatorBase", "FitPlan", "resolve_device"]
 
 # Samples per inference batch. Inference keeps no activations for backward,
 # so batches can be larger than in training; text batches are sorted by length.
@@ -135,7 +126,43 @@ def _seeded(seed, device):
         yield
 
 
-class AttentionEstimatorBase(BaseEstimator):
+@dataclass(frozen=True)
+class FitPlan:
+    """What one ``fit`` or ``partial_fit`` call does, resolved before any work.
+
+    Attributes
+    ----------
+    continuing : bool
+        Keep the fitted encoders, module, optimizer state and history
+        (``warm_start`` and ``partial_fit`` after a first fit).
+    partial : bool
+        A ``partial_fit`` call: no early stopping, no learning-rate schedule.
+    epochs : int
+        Epochs to run now (1 for ``partial_fit``).
+    max_epochs : int
+        ``max_epochs`` with "auto" resolved.
+    lr : float
+        ``lr`` with "auto" resolved.
+    device : torch.device
+        The resolved, available ``device``.
+    seed : int
+        Seed of this call's weights, dropout, shuffling and split.
+    holdout : bool
+        Hold out ``validation_fraction`` for early stopping (not in
+        ``partial_fit``).
+    """
+
+    continuing: bool
+    partial: bool
+    epochs: int
+    max_epochs: int
+    lr: float
+    device: torch.device
+    seed: int
+    holdout: bool
+
+
+class AttentionEstimatorBase(BaseEstimator, ABC):
     """Shared machinery of the package's estimators. Not for direct use."""
 
     # Parameters that shape the fitted model: a warm_start fit or partial_fit
@@ -163,6 +190,7 @@ class AttentionEstimatorBase(BaseEstimator):
         "lr_schedule": [StrOptions({"cosine", "constant"})],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
+        "early_stopping_metric": [StrOptions({"score", "loss"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "precision": [StrOptions({"float32", "bfloat16"})],
@@ -173,19 +201,64 @@ class AttentionEstimatorBase(BaseEstimator):
         "callbacks": [list, tuple, None],
     }
 
-    # ------------------------------------------------------------------ fit
-    def _resolved(self, name):
-        """The value parameter ``name`` takes in this fit.
+    # ---------------------------------------------------- hooks (required)
+    @abstractmethod
+    def _prepare_data(self, X, y, sample_weight, *, reset, **options):
+        """Validate the input and return a data set from :mod:`._data`.
 
-        A subclass resolves its ``"auto"`` defaults here.
+        When ``reset``, fit the encoders (vocabulary, scaler, classes) first.
+        ``sample_weight`` goes through :meth:`_sample_weight` and into the
+        data set. ``options`` are keyword arguments of the subclass's own fit
+        methods (such as ``partial_fit``'s ``classes``), passed unchanged.
         """
-        return getattr(self, name)
+
+    @abstractmethod
+    def _new_module(self):
+        """The untrained torch module, built from fitted attributes only.
+
+        ``load`` calls it before filling in the saved weights, so it must not
+        need training data (``_fitted_params`` holds the architecture).
+        """
+
+    @abstractmethod
+    def _criterion(self, data):
+        """``(criterion class, keyword arguments)`` for the training data.
+
+        The class must accept ``reduction="none"``: with sample weights it is
+        wrapped in :class:`~._losses.SampleWeightedLoss`.
+        """
+
+    @abstractmethod
+    def _stratify(self, data):
+        """Labels that stratify the early-stopping split, or None."""
+
+    @staticmethod
+    @abstractmethod
+    def _score(y_pred, y_true, sample_weight=None):
+        """``score(y_pred, y_true, sample_weight)`` on tensors, recorded per
+        epoch as ``train_score`` / ``valid_score`` in ``history_``."""
+
+    # ---------------------------------------------------- hooks (optional)
+    def _auto_defaults(self):
+        """Values of the ``"auto"`` parameters for this fit: none here."""
+        return {}
+
+    def _resolved(self, name):
+        """The value parameter ``name`` takes in this fit (``"auto"`` resolved)."""
+        value = getattr(self, name)
+        if isinstance(value, str) and value == "auto":
+            return self._auto_defaults()[name]
+        return value
+
+    def _build_module(self, data):
+        """The module for a new fit; subclasses may initialise it from ``data``."""
+        return self._new_module()
 
     def _configure_module(self, module):
-        """Apply fit-time settings to a new or continued module (a hook)."""
+        """Apply fit-time settings to a new or continued module."""
 
     def _training_view(self, module, data, valid):
-        """What the training loop runs: ``(module, data, valid)`` (a hook).
+        """What the training loop runs: ``(module, data, valid)``.
 
         A subclass may train a part of ``module`` on data derived from
         ``data`` and ``valid``; the part's ``parameters()`` must follow
@@ -201,72 +274,84 @@ class AttentionEstimatorBase(BaseEstimator):
                 f"num_heads={self.num_heads}."
             )
 
-    def _fit(self, X, y, *, incremental, epochs, classes=None, partial=False):
+    # ------------------------------------------------------------------ fit
+    def _sample_weight(self, sample_weight, X):
+        """``sample_weight`` checked against ``X``: float64 array, or None.
+
+        None stays None, so an unweighted fit runs the plain loss.
+        """
+        if sample_weight is None:
+            return None
+        return _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+
+    def _plan(self, *, continuing, partial):
+        """Resolve this call's ``"auto"`` values, device and seed, once."""
+        # Fit is reproducible for an int random_state; later calls of an
+        # incremental fit draw different (but still reproducible) seeds.
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        if continuing:
+            seed = (seed + 7919 * self.n_iter_) % np.iinfo(np.int32).max
+        max_epochs = self._resolved("max_epochs")
+        return FitPlan(
+            continuing=continuing,
+            partial=partial,
+            epochs=1 if partial else max_epochs,
+            max_epochs=max_epochs,
+            lr=self._resolved("lr"),
+            device=resolve_device(self.device),
+            seed=seed,
+            holdout=self.early_stopping and not partial,
+        )
+
+    def _fit(self, X, y, sample_weight, *, incremental, partial=False, **options):
         """Validate, (re)build or reuse the model, and train it.
 
         ``incremental`` keeps the fitted encoders, module, optimizer state and
         history of an earlier call (``warm_start`` and ``partial_fit``);
-        ``epochs`` is the number of epochs to run now; ``partial`` marks a
-        ``partial_fit`` call, which trains on all it is given (no early
-        stopping) at the current learning rate (no schedule).
+        ``partial`` marks a ``partial_fit`` call, which trains one epoch on
+        all it is given (no early stopping) at the current learning rate (no
+        schedule). ``options`` go to :meth:`_prepare_data`.
         The caller validates the parameters (``@_fit_context``).
         """
         continuing = incremental and hasattr(self, "module_")
         self._check_hyperparameters()
         if continuing:
             self._check_same_architecture()
-        device = resolve_device(self.device)
+        plan = self._plan(continuing=continuing, partial=partial)
         try:
-            return self._train(X, y, continuing, device, epochs, classes, partial)
+            return self._train(X, y, sample_weight, plan, options)
         except BaseException:  # KeyboardInterrupt too, outside the training loop
             if not continuing:
                 self._forget_fit()  # a failed fit leaves no half-fitted state
             raise
 
-    def _train(self, X, y, continuing, device, epochs, classes, partial):
+    def _train(self, X, y, sample_weight, plan, options):
         """The body of :meth:`_fit`: prepare the data, build or reuse, train."""
-        if not continuing:
+        if not plan.continuing:
             self._fitted_params = {
                 name: _plain(getattr(self, name)) for name in self._architecture_params
             }
-        data = self._prepare_data(X, y, reset=not continuing, classes=classes)
-        # Fit is reproducible for an int random_state; later calls of an
-        # incremental fit draw different (but still reproducible) seeds.
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        if continuing:
-            seed = (seed + 7919 * self.n_iter_) % np.iinfo(np.int32).max
-
+        data = self._prepare_data(
+            X, y, sample_weight, reset=not plan.continuing, **options
+        )
         valid = None
-        if self.early_stopping and not partial:
-            data, valid = self._holdout(data, seed)
+        if plan.holdout:
+            data, valid = self._holdout(data, plan.seed)
 
-        with _seeded(seed, device):
-            module = self.module_ if continuing else self._build_module(data)
+        with _seeded(plan.seed, plan.device):
+            module = self.module_ if plan.continuing else self._build_module(data)
             self._configure_module(module)
             trained, data, valid = self._training_view(module, data, valid)
-            net = self._make_net(
-                self._for_training(trained, device),
-                data,
-                device,
-                valid,
-                seed,
-                epochs,
-                schedule=not partial,
-            )
+            net = self._make_net(self._for_training(trained, plan), data, valid, plan)
             net.initialize()
-            if continuing:
-                net.history = self.history_
-                state = self._optimizer_state()
-                if state is not None:
-                    net.optimizer_.load_state_dict(state)
-                # This call's settings; the schedule restarts from this lr.
-                lr = self._resolved("lr")
-                for group in net.optimizer_.param_groups:
-                    group.update(lr=lr, initial_lr=lr, weight_decay=self.weight_decay)
+            if plan.continuing:
+                self._continue_training(net, plan)
             epochs_before = len(net.history)
             net.partial_fit(data)
         interrupted = close_interrupted_fit(
-            net, epochs_before, epochs, validating=valid is not None
+            net, epochs_before, plan.epochs, validating=valid is not None
         )
         if interrupted is not None:
             # stacklevel 5: the caller of fit or partial_fit (through
@@ -280,7 +365,20 @@ class AttentionEstimatorBase(BaseEstimator):
         self.module_ = module
         self.history_ = net.history
         self.n_iter_ = len(net.history)
+        self.lr_ = plan.lr
+        self.max_epochs_ = plan.max_epochs
         return self
+
+    def _continue_training(self, net, plan):
+        """Carry the history and optimizer state of earlier calls into ``net``."""
+        net.history = self.history_
+        state = self._optimizer_state()
+        if state is not None:
+            net.optimizer_.load_state_dict(state)
+        # load_state_dict brings back the saved settings: use this call's,
+        # and restart the schedule from this lr.
+        for group in net.optimizer_.param_groups:
+            group.update(lr=plan.lr, initial_lr=plan.lr, weight_decay=self.weight_decay)
 
     def _autocast(self, device):
         """The ``precision`` setting as an autocast context for ``device``."""
@@ -288,10 +386,10 @@ class AttentionEstimatorBase(BaseEstimator):
             return torch.autocast(device.type, dtype=torch.bfloat16)
         return nullcontext()
 
-    def _for_training(self, module, device):
+    def _for_training(self, module, plan):
         """``module`` as the training loop runs it (under autocast if asked)."""
         if self.precision == "bfloat16":
-            return Autocast(module, device.type, torch.bfloat16)
+            return Autocast(module, plan.device.type, torch.bfloat16)
         return module
 
     def _check_same_architecture(self):
@@ -337,60 +435,26 @@ class AttentionEstimatorBase(BaseEstimator):
             ) from exc
         return data.subset(np.sort(train_idx)), data.subset(np.sort(valid_idx))
 
-    def _make_net(self, module, data, device, valid, seed, epochs, schedule):
-        """The skorch net for one call, with every skorch default set explicitly.
-
-        ``schedule`` allows the ``lr_schedule`` (``fit``, not ``partial_fit``).
-        """
+    def _make_net(self, module, data, valid, plan):
+        """The skorch net for one call, with every skorch default set explicitly."""
         criterion, criterion_kwargs = self._criterion(data)
-        sink = print if self.verbose else noop
-        callbacks = [
-            ("epoch_score", EpochScore(type(self)._score)),
-            ("trim_heap", TrimHeap()),
-        ]
-        if self.lr_schedule == "cosine" and schedule:
-            steps = epochs * -(-len(data) // self.batch_size)
-            callbacks.append(
-                (
-                    "lr_schedule",
-                    LRScheduler(
-                        policy=CosineAnnealingLR,
-                        T_max=steps,
-                        step_every="batch",
-                        last_epoch=-1,  # each fit decays anew, also warm ones
-                    ),
-                )
-            )
-        if valid is not None:
-            callbacks.append(
-                (
-                    "early_stopping",
-                    EarlyStopping(
-                        monitor="valid_loss",
-                        patience=self.n_iter_no_change,
-                        threshold=1e-4,
-                        threshold_mode="rel",
-                        lower_is_better=True,
-                        load_best=True,
-                        sink=sink,
-                    ),
-                )
-            )
-        if self.verbose >= 2:
-            callbacks.append(("progress_bar", ProgressBar(batches_per_epoch="auto")))
-        callbacks.extend(copy.deepcopy(list(self.callbacks or [])))
+        if data.w is not None:
+            criterion_kwargs = {"loss": criterion, **criterion_kwargs}
+            criterion = SampleWeightedLoss
+        device = plan.device
         return NeuralNet(
             module=module,
             criterion=criterion,
             optimizer=torch.optim.AdamW,
-            lr=self._resolved("lr"),
-            max_epochs=epochs,
+            lr=plan.lr,
+            max_epochs=plan.epochs,
             batch_size=self.batch_size,
             iterator_train=BatchIterator,
             iterator_valid=BatchIterator,
             dataset=SkorchDataset,
             train_split=None if valid is None else predefined_split(valid),
-            callbacks=callbacks,
+            callbacks=self._callbacks(data, valid, plan),
+            callbacks__print_log=PlainPrintLog(),
             predict_nonlinearity=None,
             warm_start=False,
             verbose=int(bool(self.verbose)),
@@ -398,19 +462,52 @@ class AttentionEstimatorBase(BaseEstimator):
             compile=False,
             use_caching="auto",
             optimizer__weight_decay=self.weight_decay,
-            # One fused kernel for the whole update: ~10% of a CPU epoch.
+            # One fused kernel for the whole update: a tenth of a CPU epoch.
             optimizer__fused=device.type in ("cpu", "cuda"),
             iterator_train__shuffle=True,
-            iterator_train__seed=seed,
+            iterator_train__seed=plan.seed,
             iterator_train__device=device,
             iterator_valid__shuffle=False,
             iterator_valid__device=device,
             **{f"criterion__{k}": v for k, v in criterion_kwargs.items()},
         )
 
-    def _build_module(self, data):
-        """The module for a new fit; subclasses may initialise it from ``data``."""
-        return self._new_module()
+    def _callbacks(self, data, valid, plan):
+        """This call's skorch callbacks: scores, heap trims, schedule, stopping."""
+        callbacks = [
+            ("epoch_score", EpochScore(type(self)._score)),
+            ("trim_heap", TrimHeap()),
+        ]
+        if self.lr_schedule == "cosine" and not plan.partial:
+            steps = plan.epochs * -(-len(data) // self.batch_size)
+            scheduler = LRScheduler(
+                policy=CosineAnnealingLR,
+                T_max=steps,
+                step_every="batch",
+                last_epoch=-1,  # each fit decays anew, also warm ones
+            )
+            callbacks.append(("lr_schedule", scheduler))
+        if valid is not None:
+            callbacks.append(("early_stopping", self._early_stopping()))
+        if self.verbose >= 2:
+            callbacks.append(("progress_bar", ProgressBar(batches_per_epoch="auto")))
+        callbacks.extend(copy.deepcopy(list(self.callbacks or [])))
+        return callbacks
+
+    def _early_stopping(self):
+        """skorch's EarlyStopping on the validation score or loss."""
+        on_score = self.early_stopping_metric == "score"
+        return EarlyStopping(
+            monitor="valid_score" if on_score else "valid_loss",
+            patience=self.n_iter_no_change,
+            # As MLPClassifier's tol: an absolute gain for scores (R^2 can be
+            # negative), a relative one for losses.
+            threshold=1e-4,
+            threshold_mode="abs" if on_score else "rel",
+            lower_is_better=not on_score,
+            load_best=True,
+            sink=print if self.verbose else noop,
+        )
 
     def _optimizer_state(self):
         """The optimizer's ``state_dict()`` to continue from, or None."""

@@ -2,23 +2,34 @@
 
 import ctypes
 import functools
+import sys
 
 import torch
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, PrintLog
+from skorch.utils import Ansi
 
-__all__ = ["EpochScore", "TrimHeap", "close_interrupted_fit"]
-
-
-def accuracy_score(y_pred, y_true):
-    """Share of rows whose largest logit is the true class."""
-    return (y_pred.argmax(dim=1) == y_true).double().mean().item()
+__all__ = ["EpochScore", "PlainPrintLog", "TrimHeap", "close_interrupted_fit"]
 
 
-def r2_score(y_pred, y_true):
-    """Coefficient of determination, averaged over output columns."""
+def _weighted_mean(values, sample_weight, dim=0):
+    if sample_weight is None:
+        return values.mean(dim=dim)
+    w = sample_weight.double().reshape(-1, *[1] * (values.dim() - 1))
+    return (values * w).sum(dim=dim) / w.sum(dim=dim).clamp(min=1e-12)
+
+
+def accuracy_score(y_pred, y_true, sample_weight=None):
+    """Share of rows (weighted) whose largest logit is the true class."""
+    correct = (y_pred.argmax(dim=1) == y_true).double()
+    return _weighted_mean(correct, sample_weight).item()
+
+
+def r2_score(y_pred, y_true, sample_weight=None):
+    """Coefficient of determination (weighted), averaged over output columns."""
     y_pred, y_true = y_pred.double(), y_true.double()
-    residual = ((y_true - y_pred) ** 2).sum(dim=0)
-    total = ((y_true - y_true.mean(dim=0)) ** 2).sum(dim=0).clamp(min=1e-12)
+    mean = _weighted_mean(y_true, sample_weight)
+    residual = _weighted_mean((y_true - y_pred) ** 2, sample_weight)
+    total = _weighted_mean((y_true - mean) ** 2, sample_weight).clamp(min=1e-12)
     return (1 - residual / total).mean().item()
 
 
@@ -32,30 +43,49 @@ class EpochScore(Callback):
     Parameters
     ----------
     score : callable
-        ``score(y_pred, y_true) -> float`` on tensors.
+        ``score(y_pred, y_true, sample_weight=None) -> float`` on tensors;
+        with sample weights (targets ``(y, w)``) the scores are weighted.
     """
 
     def __init__(self, score):
         self.score = score
 
     def on_epoch_begin(self, net, **kwargs):
-        self._seen = {"train": ([], []), "valid": ([], [])}
+        self._seen = {"train": ([], [], []), "valid": ([], [], [])}
 
     def on_batch_end(self, net, batch, training, y_pred=None, **kwargs):
-        preds, targets = self._seen["train" if training else "valid"]
+        preds, targets, weights = self._seen["train" if training else "valid"]
         preds.append(y_pred.detach().cpu())
-        targets.append(batch[1].cpu())
+        target = batch[1]
+        if isinstance(target, (tuple, list)):  # (y, sample weights)
+            target, w = target
+            weights.append(w.cpu())
+        targets.append(target.cpu())
 
     def on_epoch_end(self, net, **kwargs):
-        for prefix, (preds, targets) in self._seen.items():
+        for prefix, (preds, targets, weights) in self._seen.items():
             if preds:
-                value = self.score(torch.cat(preds), torch.cat(targets))
+                w = torch.cat(weights) if weights else None
+                value = self.score(torch.cat(preds), torch.cat(targets), w)
                 net.history.record(f"{prefix}_score", value)
         del self._seen
 
     def on_train_end(self, net, **kwargs):
         # An interrupted epoch leaves its predictions behind: drop them.
         self.__dict__.pop("_seen", None)
+
+
+class PlainPrintLog(PrintLog):
+    """skorch's per-epoch table, coloured only when stdout is a terminal.
+
+    skorch marks each column's best value with ANSI colour codes, which show
+    up as escape sequences in log files and CI output.
+    """
+
+    def format_row(self, row, key, color):
+        if sys.stdout.isatty():
+            return super().format_row(row, key, color)
+        return super().format_row(row, key, "").replace(Ansi.ENDC.value, "")
 
 
 @functools.cache
@@ -155,9 +185,11 @@ def close_interrupted_fit(net, epochs_before, epochs, validating):
             "or history_"
         )
     if stopper is not None and stopper.best_model_weights_ is not None:
+        best = "lowest" if stopper.lower_is_better else "highest"
+        what = stopper.monitor.replace("valid_", "validation ")
         message += (
-            f". The weights of epoch {stopper.best_epoch_}, the lowest "
-            "validation loss so far, are kept."
+            f". The weights of epoch {stopper.best_epoch_}, the {best} "
+            f"{what} so far, are kept."
         )
     elif unfinished:
         message += (

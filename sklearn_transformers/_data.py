@@ -5,6 +5,9 @@ the samples into a batch, which costs more than a small model's forward pass.
 Here a data set holds its arrays whole and builds each mini-batch with one
 vectorised gather; :class:`BatchIterator` plays the part of skorch's
 ``DataLoader`` (skorch accepts any iterator class with ``batch_size``).
+
+With sample weights ``w``, a batch's target is the pair ``(y, w)``, which
+:class:`~._losses.SampleWeightedLoss` and the per-epoch scores unpack.
 """
 
 import copy
@@ -15,14 +18,27 @@ import torch
 __all__ = ["BatchIterator", "DenseData", "RaggedTokens"]
 
 
+def _as_weights(w):
+    return None if w is None else torch.as_tensor(w, dtype=torch.float32)
+
+
+def _targets(y, w, idx):
+    """The targets of samples ``idx``: ``y[idx]``, or ``(y[idx], w[idx])``."""
+    if y is None:
+        return None
+    return y[idx] if w is None else (y[idx], w[idx])
+
+
 class DenseData(torch.utils.data.Dataset):
-    """Equal-shaped samples ``X (n, ...)`` with optional targets ``y (n, ...)``."""
+    """Equal-shaped samples ``X (n, ...)``, optional targets ``y (n, ...)``
+    and sample weights ``w (n,)``."""
 
     lengths = None
 
-    def __init__(self, X, y=None):
+    def __init__(self, X, y=None, w=None):
         self.X = torch.as_tensor(X)
         self.y = None if y is None else torch.as_tensor(y)
+        self.w = _as_weights(w)
 
     def __len__(self):
         return len(self.X)
@@ -31,12 +47,15 @@ class DenseData(torch.utils.data.Dataset):
         return self.batch(np.asarray([i]))
 
     def subset(self, idx):
-        return DenseData(self.X[idx], None if self.y is None else self.y[idx])
+        def part(values):
+            return None if values is None else values[idx]
+
+        return DenseData(self.X[idx], part(self.y), part(self.w))
 
     def batch(self, idx):
-        """Return ``(X[idx], y[idx])`` as tensors (``y`` may be None)."""
+        """Return ``(X[idx], targets)``; see :func:`_targets` (may be None)."""
         idx = torch.from_numpy(np.asarray(idx, dtype=np.int64))
-        return self.X[idx], None if self.y is None else self.y[idx]
+        return self.X[idx], _targets(self.y, self.w, idx)
 
 
 class RaggedTokens(torch.utils.data.Dataset):
@@ -52,15 +71,18 @@ class RaggedTokens(torch.utils.data.Dataset):
         Targets.
     pad_id : int, default=0
         Id written into the padding of a batch.
+    w : ndarray of shape (n_documents,), default=None
+        Sample weights.
     """
 
-    def __init__(self, ids, offsets, y=None, pad_id=0):
+    def __init__(self, ids, offsets, y=None, pad_id=0, w=None):
         self.ids = np.asarray(ids)
         offsets = np.asarray(offsets, dtype=np.int64)
         self.starts = offsets[:-1]
         self.lengths = np.diff(offsets)
         self.y = None if y is None else torch.as_tensor(y)
         self.pad_id = pad_id
+        self.w = _as_weights(w)
 
     def __len__(self):
         return len(self.lengths)
@@ -78,7 +100,9 @@ class RaggedTokens(torch.utils.data.Dataset):
         part = copy.copy(self)
         part.starts = self.starts[idx]
         part.lengths = self.lengths[idx]
-        part.y = None if self.y is None else self.y[torch.from_numpy(idx)]
+        rows = torch.from_numpy(idx)
+        part.y = None if self.y is None else self.y[rows]
+        part.w = None if self.w is None else self.w[rows]
         return part
 
     def batch(self, idx):
@@ -90,8 +114,7 @@ class RaggedTokens(torch.utils.data.Dataset):
         keep = np.arange(width)[None, :] < lengths[:, None]  # (B, width)
         tokens = np.full((len(idx), width), self.pad_id, dtype=np.int64)
         tokens[keep] = self.ids[_ragged_positions(self.starts[idx], lengths)]
-        y = None if self.y is None else self.y[torch.from_numpy(idx)]
-        return torch.from_numpy(tokens), y
+        return torch.from_numpy(tokens), _targets(self.y, self.w, torch.from_numpy(idx))
 
 
 def _ragged_positions(starts, lengths):
@@ -171,6 +194,8 @@ class BatchIterator:
         return tuple(map(self._to_device, self.dataset.batch(idx)))
 
     def _to_device(self, tensor):
+        if isinstance(tensor, tuple):  # targets and sample weights
+            return tuple(map(self._to_device, tensor))
         if tensor is None or self.device is None:
             return tensor
         if self.device.type == "cuda":

@@ -1,12 +1,9 @@
 """TransformerTextClassifier: raw text in, labels out."""
 
 import os
-from itertools import repeat
 from numbers import Integral, Real
 
 import numpy as np
-import pandas as pd
-import scipy.sparse as sp
 import torch
 from sklearn.base import (
     ClassifierMixin,
@@ -22,97 +19,15 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from ._backbone import (
-    BackboneClassifierModule,
-    PooledHead,
-    encoder_from_config,
-    load_encoder,
-    load_tokenizer,
-    tokenize_for_backbone,
-    tokenizer_files,
-    tokenizer_from_files,
-)
+from ._backbone import PooledHead
 from ._base import AttentionEstimatorBase
 from ._callbacks import accuracy_score
 from ._data import DenseData, RaggedTokens
+from ._documents import check_documents
 from ._fixes import Interval, StrOptions, _fit_context
-from ._modules import TextClassifierModule
-from ._vocabulary import CLS_ID, PAD_ID, build_vocabulary, encode, iter_tokenize
+from ._text_encoders import PretrainedEncoder, WordEncoder, restore_text_encoder
 
 __all__ = ["TransformerTextClassifier"]
-
-
-def check_documents(X):
-    """Validate raw-text input; return it as a list of str.
-
-    Accepts a 1-D list, tuple, numpy array or pandas Series of str, or a
-    one-column DataFrame / ``(n, 1)`` array of str.
-
-    Raises
-    ------
-    TypeError
-        For a bare str, sparse or non-iterable input, or a non-str document
-        (naming its index).
-    ValueError
-        For empty input, more than one column, or a None / NaN document
-        (naming its index).
-    """
-    if isinstance(X, (str, bytes)):
-        raise TypeError(
-            "X must be an iterable of str documents, got a single "
-            f"{type(X).__name__}; wrap it in a list: [X]."
-        )
-    if sp.issparse(X) or isinstance(X, dict):
-        raise TypeError(
-            f"X must be a 1-D array-like of str documents, got {type(X).__name__}."
-        )
-    if isinstance(X, pd.DataFrame):
-        if X.shape[1] != 1:
-            raise ValueError(
-                "X must be a 1-D array-like of str documents or a single text "
-                f"column; got a DataFrame with {X.shape[1]} columns."
-            )
-        X = X.iloc[:, 0]
-    if isinstance(X, pd.Series):
-        X = X.to_numpy(dtype=object)
-    if isinstance(X, np.ndarray):
-        if X.ndim == 2 and X.shape[1] == 1:
-            X = X[:, 0]
-        if X.ndim != 1:
-            raise ValueError(
-                "X must be a 1-D array-like of str documents or a single text "
-                f"column; got an array of shape {X.shape}."
-            )
-        docs = X.tolist()
-    else:
-        try:
-            docs = list(X)
-        except TypeError:
-            raise TypeError(
-                f"X must be a 1-D array-like of str documents, got {type(X).__name__}."
-            ) from None
-    if not docs:
-        raise ValueError("X is empty: at least one document is required.")
-    is_str = np.fromiter(
-        map(isinstance, docs, repeat(str)), dtype=bool, count=len(docs)
-    )
-    if not is_str.all():
-        i = int(np.argmin(is_str))
-        bad = docs[i]
-        if (
-            bad is None
-            or bad is pd.NA
-            or (isinstance(bad, (float, np.floating)) and np.isnan(bad))
-        ):
-            raise ValueError(
-                f"X contains a missing document ({bad!r}) at index {i}; fill or "
-                "drop missing values first (an empty string is a valid document)."
-            )
-        raise TypeError(
-            f"X must contain str documents; got {type(bad).__name__} {bad!r} "
-            f"at index {i}."
-        )
-    return docs
 
 
 class TransformerTextClassifier(
@@ -168,8 +83,14 @@ class TransformerTextClassifier(
         AdamW weight decay (see ``dropout`` for how it was chosen).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified),
-        stop after ``n_iter_no_change`` epochs without a lower validation loss
-        and restore the best weights.
+        stop after ``n_iter_no_change`` epochs without improvement (see
+        ``early_stopping_metric``) and restore the best weights.
+    early_stopping_metric : {"score", "loss"}, default="score"
+        What early stopping watches: the validation accuracy (higher is
+        better, an absolute gain of 1e-4 counts, as in ``MLPClassifier``) or
+        the validation loss (a relative gain of 1e-4). "score" by default
+        because the loss can rise while accuracy still improves (predictions grow overconfident), so
+        stopping on it restores too early an epoch.
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping.
     n_iter_no_change : int, default=5
@@ -246,8 +167,12 @@ class TransformerTextClassifier(
         Tokens kept per document (``max_len`` with "auto" resolved).
     n_truncated_ : int
         Training documents of the last fit longer than ``max_len_``.
-    backbone_tokenizer_ : transformers tokenizer
-        The backbone's tokenizer (only with a ``backbone``).
+    text_encoder_ : object
+        What turns documents into token ids, made in ``fit`` for its mode:
+        the word tokenizer and ``vocabulary_`` from scratch, or the
+        backbone's tokenizer. Inference uses it, so changing ``backbone``,
+        ``tokenizer`` or ``lowercase`` after ``fit`` does not change how a
+        fitted model reads text.
     backbone_config_ : dict
         The backbone's configuration (only with a ``backbone``); with the
         weights in ``module_`` it is the whole fine-tuned encoder, so
@@ -258,6 +183,11 @@ class TransformerTextClassifier(
         training batches, measured while training), with early stopping
         ``valid_loss`` and ``valid_score``, and ``dur`` (seconds); cumulative
         over ``warm_start`` and ``partial_fit``.
+    lr_ : float
+        The learning rate of the last ``fit`` or ``partial_fit`` (``lr`` with "auto" resolved).
+    max_epochs_ : int
+        ``max_epochs`` of the last ``fit`` or ``partial_fit`` ("auto" resolved);
+        ``partial_fit`` runs one epoch.
     n_iter_ : int
         Epochs run, cumulative over ``warm_start`` and ``partial_fit``.
     module_ : torch.nn.Module
@@ -324,8 +254,9 @@ class TransformerTextClassifier(
         "pooling",
         "backbone",
     )
-    # The backbone's tokenizer is saved as its own files (_persist_extra).
-    _not_persisted = (*AttentionEstimatorBase._not_persisted, "backbone_tokenizer_")
+    # The text encoder is saved as fitted attributes (vocabulary_, max_len_,
+    # backbone_config_) and its files (_persist_extra).
+    _not_persisted = (*AttentionEstimatorBase._not_persisted, "text_encoder_")
     # Values of the "auto" parameters: (from scratch, fine-tuning a backbone,
     # training the head of a frozen backbone).
     _auto = {
@@ -348,6 +279,7 @@ class TransformerTextClassifier(
         lr_schedule="cosine",
         weight_decay=0.05,
         early_stopping=False,
+        early_stopping_metric="score",
         validation_fraction=0.1,
         n_iter_no_change=5,
         max_features=None,
@@ -377,6 +309,7 @@ class TransformerTextClassifier(
         self.lr_schedule = lr_schedule
         self.weight_decay = weight_decay
         self.early_stopping = early_stopping
+        self.early_stopping_metric = early_stopping_metric
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.max_features = max_features
@@ -397,14 +330,11 @@ class TransformerTextClassifier(
 
     # ------------------------------------------------------------- training
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Learn the vocabulary and train the model.
 
-        Ctrl-C (``KeyboardInterrupt``) during training stops it and keeps a
-        usable model: ``n_iter_`` and ``history_`` count the completed epochs
-        (an epoch cut short is left out, though its batches' updates stay in
-        the weights), ``early_stopping`` restores the best weights so far, and
-        a ``UserWarning`` says what was kept.
+        Ctrl-C (``KeyboardInterrupt``) stops training and keeps a usable model
+        of the completed epochs, with a ``UserWarning`` saying what was kept.
 
         Parameters
         ----------
@@ -413,18 +343,21 @@ class TransformerTextClassifier(
             one-column DataFrame. Empty strings are valid documents.
         y : array-like of shape (n_samples,)
             Labels of any kind (str, int, bool, categorical); two or more classes.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights in the loss (a weighted mean per batch, as
+            ``MLPClassifier`` takes it) and in the per-epoch scores; a weight
+            of 0 means the document does not count, not even for the
+            vocabulary. Multiplies ``class_weight``.
 
         Returns
         -------
         self : TransformerTextClassifier
             The fitted classifier.
         """
-        return self._fit(
-            X, y, incremental=self.warm_start, epochs=self._resolved("max_epochs")
-        )
+        return self._fit(X, y, sample_weight, incremental=self.warm_start)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train one epoch on ``(X, y)``, continuing from earlier calls.
 
         The first call learns the vocabulary from its ``X``; later calls keep
@@ -439,6 +372,8 @@ class TransformerTextClassifier(
         classes : array-like of shape (n_classes,), default=None
             All labels that will ever be seen. Needed on the first call when
             its ``y`` does not hold every class; ignored afterwards.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights, as in :meth:`fit`.
 
         Returns
         -------
@@ -446,15 +381,12 @@ class TransformerTextClassifier(
             The updated classifier.
         """
         return self._fit(
-            X, y, incremental=True, epochs=1, classes=classes, partial=True
+            X, y, sample_weight, incremental=True, partial=True, classes=classes
         )
 
-    def _resolved(self, name):
-        value = getattr(self, name)
-        if isinstance(value, str) and value == "auto":
-            mode = 0 if self.backbone is None else 1 + bool(self.freeze_backbone)
-            return self._auto[name][mode]
-        return value
+    def _auto_defaults(self):
+        mode = 0 if self.backbone is None else 1 + bool(self.freeze_backbone)
+        return {name: values[mode] for name, values in self._auto.items()}
 
     def _check_hyperparameters(self):
         if self.backbone is None:
@@ -465,7 +397,7 @@ class TransformerTextClassifier(
                 "brings its own tokenizer; set tokenizer=None."
             )
 
-    def _prepare_data(self, X, y, *, reset, classes):
+    def _prepare_data(self, X, y, sample_weight, *, reset, classes=None):
         docs = check_documents(X)
         if y is None:
             raise ValueError(
@@ -474,6 +406,7 @@ class TransformerTextClassifier(
         y = column_or_1d(y, warn=True)
         check_consistent_length(docs, y)
         check_classification_targets(y)
+        weights = self._sample_weight(sample_weight, docs)
         if reset:
             encoder = LabelEncoder().fit(y if classes is None else classes)
             if len(encoder.classes_) < 2:
@@ -489,54 +422,35 @@ class TransformerTextClassifier(
         y_encoded = np.searchsorted(self.classes_, y)
 
         if reset:
-            self._fit_tokenizer()
-        ids, offsets, n_truncated = self._tokenize(docs, reset=reset)
+            self.text_encoder_ = self._new_text_encoder()
+            counted = None if weights is None else weights > 0
+            ids, offsets, n_truncated = self.text_encoder_.fit(docs, counted)
+            self.vocabulary_ = self.text_encoder_.vocabulary
+            self.max_len_ = self.text_encoder_.max_len
+        else:
+            ids, offsets, n_truncated = self.text_encoder_.encode(docs)
         self.n_truncated_ = n_truncated
-        self._report_truncation(n_truncated, len(docs), self.max_len_)
+        self._report_truncation(n_truncated, len(docs))
         return RaggedTokens(
-            ids, offsets, torch.as_tensor(y_encoded), pad_id=self._pad_id
+            ids,
+            offsets,
+            torch.as_tensor(y_encoded),
+            pad_id=self.text_encoder_.pad_id,
+            w=weights,
         )
 
-    def _fit_tokenizer(self):
-        """Resolve ``max_len``; load the backbone's tokenizer if there is one."""
+    def _new_text_encoder(self):
+        """The encoder of the mode the parameters ask for, not fitted yet."""
         max_len = self._resolved("max_len")
-        if self.backbone is not None:
-            tokenizer = load_tokenizer(self.backbone)
-            limit = tokenizer.model_max_length
-            if max_len > limit:
-                raise ValueError(
-                    f"max_len={max_len} exceeds the {limit} tokens that "
-                    f"backbone={str(self.backbone)!r} can read."
-                )
-            self.backbone_tokenizer_ = tokenizer
-            self.vocabulary_ = tokenizer.get_vocab()
-        self.max_len_ = max_len
-
-    @property
-    def _pad_id(self):
         if self.backbone is None:
-            return PAD_ID
-        return self.backbone_tokenizer_.pad_token_id
-
-    def _tokenize(self, docs, *, reset):
-        """Token ids of ``docs``: ``(ids, offsets, n_truncated)``.
-
-        From scratch, ``reset`` learns the vocabulary from ``docs``.
-        """
-        if self.backbone is not None:
-            return tokenize_for_backbone(
-                self.backbone_tokenizer_, docs, max_len=self.max_len_
+            return WordEncoder(
+                max_len=max_len,
+                lowercase=self.lowercase,
+                tokenizer=self.tokenizer,
+                min_df=self.min_df,
+                max_features=self.max_features,
             )
-        tokens = iter_tokenize(docs, lowercase=self.lowercase, tokenizer=self.tokenizer)
-        if not reset:
-            return encode(tokens, self.vocabulary_, max_len=self.max_len_)
-        self.vocabulary_, ids, offsets, n_truncated = build_vocabulary(
-            tokens,
-            max_len=self.max_len_,
-            min_df=self.min_df,
-            max_features=self.max_features,
-        )
-        return ids, offsets, n_truncated
+        return PretrainedEncoder(backbone=os.fspath(self.backbone), max_len=max_len)
 
     @staticmethod
     def _check_known_labels(y, classes):
@@ -547,62 +461,49 @@ class TransformerTextClassifier(
                 f"classes {classes.tolist()} of the first fit."
             )
 
-    def _report_truncation(self, n_truncated, n_docs, max_len):
+    def _report_truncation(self, n_truncated, n_docs):
         if self.verbose and n_truncated:
             print(
                 f"{n_truncated} of {n_docs} documents are longer than "
-                f"max_len={max_len} tokens and were truncated."
+                f"max_len={self.max_len_} tokens and were truncated."
             )
 
-    def _build_module(self, data):
-        if self.backbone is not None:  # start from the pretrained weights
-            encoder = load_encoder(self.backbone)
-            self.backbone_config_ = encoder.config.to_dict()
-            return self._backbone_module(encoder)
-        return self._new_module()
+    def _module_args(self):
+        """Architecture of the module: the first fit's values, and dropout."""
+        fitted = self._fitted_params
+        names = ("embed_dim", "num_heads", "num_layers", "ff_dim", "pooling")
+        return {**{name: fitted[name] for name in names}, "dropout": self.dropout}
 
-    def _backbone_module(self, encoder):
-        return BackboneClassifierModule(
-            encoder,
-            len(self.classes_),
-            pooling=self._fitted_params["pooling"],
-            dropout=self.dropout,
-            pad_id=self._pad_id,
+    def _build_module(self, data):
+        module = self.text_encoder_.build_module(
+            len(self.classes_), **self._module_args()
         )
+        config = getattr(self.text_encoder_, "config", None)
+        if config is not None:  # a backbone: its architecture, saved by save()
+            self.backbone_config_ = config
+        return module
 
     def _new_module(self):
-        if self.backbone is not None:  # the architecture only (for load)
-            return self._backbone_module(encoder_from_config(self.backbone_config_))
-        fitted = self._fitted_params
-        return TextClassifierModule(
-            len(self.vocabulary_),
-            len(self.classes_),
-            embed_dim=fitted["embed_dim"],
-            num_heads=fitted["num_heads"],
-            num_layers=fitted["num_layers"],
-            ff_dim=fitted["ff_dim"],
-            dropout=self.dropout,
-            max_len=self.max_len_ + 1,  # + the [CLS] token
-            pooling=fitted["pooling"],
-            pad_id=PAD_ID,
-        )
+        return self.text_encoder_.new_module(len(self.classes_), **self._module_args())
 
-    # A backbone's tokenizer is saved as its own files, with the weights.
+    # The encoder's state is saved as fitted attributes and named text blobs.
     def _persist_extra(self):
-        if self.backbone is None:
-            return {}
-        return tokenizer_files(self.backbone_tokenizer_)
+        return self.text_encoder_.files()
 
     def _restore_extra(self, blobs):
-        if self.backbone is not None:
-            self.backbone_tokenizer_ = tokenizer_from_files(blobs)
+        self.text_encoder_ = restore_text_encoder(
+            blobs,
+            vocabulary=self.vocabulary_,
+            max_len=self.max_len_,
+            config=getattr(self, "backbone_config_", None),
+            lowercase=self.lowercase,
+        )
 
     def _configure_module(self, module):
-        if self.backbone is not None:
-            module.freeze(self.freeze_backbone)
+        self.text_encoder_.configure(module, frozen=self.freeze_backbone)
 
     def _training_view(self, module, data, valid):
-        if self.backbone is None or not self.freeze_backbone:
+        if not (self.text_encoder_.can_freeze and self.freeze_backbone):
             return module, data, valid
 
         # A fixed encoder gives a document the same pooled embedding in every
@@ -611,7 +512,7 @@ class TransformerTextClassifier(
             if part is None:
                 return None
             embeddings = self._run_module_dense(part, "embed_documents", module=module)
-            return DenseData(embeddings, part.y)
+            return DenseData(embeddings, part.y, part.w)
 
         return PooledHead(module), pooled(data), pooled(valid)
 
@@ -622,6 +523,7 @@ class TransformerTextClassifier(
                 self.class_weight,
                 classes=self.classes_,
                 y=self.classes_[data.y.numpy()],
+                sample_weight=None if data.w is None else data.w.numpy(),
             )
             kwargs["weight"] = torch.as_tensor(weights, dtype=torch.float32)
         return torch.nn.CrossEntropyLoss, kwargs
@@ -635,9 +537,9 @@ class TransformerTextClassifier(
     def _encode(self, X):
         check_is_fitted(self)
         docs = check_documents(X)
-        ids, offsets, n_truncated = self._tokenize(docs, reset=False)
-        self._report_truncation(n_truncated, len(docs), self.max_len_)
-        return RaggedTokens(ids, offsets, pad_id=self._pad_id)
+        ids, offsets, n_truncated = self.text_encoder_.encode(docs)
+        self._report_truncation(n_truncated, len(docs))
+        return RaggedTokens(ids, offsets, pad_id=self.text_encoder_.pad_id)
 
     def _logits(self, X):
         """Class logits ``(n_samples, n_classes)`` as float64."""
@@ -711,10 +613,6 @@ class TransformerTextClassifier(
         """
         return self._run_module_dense(self._encode(X), "embed_documents")
 
-    def fit_transform(self, X, y, **fit_params):
-        """Fit, then return the embeddings of ``X`` (see :meth:`transform`)."""
-        return self.fit(X, y, **fit_params).transform(X)
-
     def attention_weights(self, X):
         """What the model looked at: attention each kept token received.
 
@@ -754,10 +652,7 @@ class TransformerTextClassifier(
 
     def _hidden_token_ids(self):
         """Ids of the structural tokens that ``attention_weights`` leaves out."""
-        if self.backbone is None:
-            return np.array([PAD_ID, CLS_ID])
-        tokenizer = self.backbone_tokenizer_
-        return np.setdiff1d(tokenizer.all_special_ids, [tokenizer.unk_token_id])
+        return self.text_encoder_.hidden_ids
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -300,3 +300,14 @@ def test_fine_tunes_on_cuda_and_returns_numpy(precision):
     proba = clf.predict_proba(X_TEST)
     assert isinstance(proba, np.ndarray)
     assert clf.score(X_TEST, Y_TEST) >= 0.9
+
+
+def test_backbone_set_after_fit_does_not_change_inference(frozen):
+    # The fitted tokenizer and encoder stay in use: inference never reads
+    # the backbone parameter again.
+    model = clone(frozen).fit(X_TRAIN, Y_TRAIN)
+    expected = model.predict_proba(X_TEST)
+    tokens = model.attention_weights(X_TEST[:1])[0][0]
+    model.set_params(backbone=None)
+    np.testing.assert_array_equal(model.predict_proba(X_TEST), expected)
+    assert model.attention_weights(X_TEST[:1])[0][0] == tokens

@@ -142,7 +142,12 @@ def test_interrupt_mid_epoch_drops_the_unfinished_epoch(kind, epoch):
 @pytest.mark.parametrize("batch", [None, 2], ids=["epoch-end", "mid-epoch"])
 def test_interrupt_with_early_stopping_keeps_the_best_weights(kind, batch):
     interrupt_epoch = 4
-    params = dict(early_stopping=True, n_iter_no_change=10, validation_fraction=0.25)
+    params = dict(
+        early_stopping=True,
+        early_stopping_metric="loss",
+        n_iter_no_change=10,
+        validation_fraction=0.25,
+    )
     estimator, interrupted = _fit(
         kind, interrupt=InterruptAt(interrupt_epoch, batch), max_epochs=10, **params
     )

@@ -180,7 +180,7 @@ def _assert_identical(a, b, where="value"):
 
 
 def _fitted_attributes(estimator):
-    skip = {"net_", "module_", "_loaded_optimizer_state"}
+    skip = set(estimator._not_persisted)  # kept as tensors or rebuilt on load
     params = estimator.get_params(deep=False)
     return {
         name: value

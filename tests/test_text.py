@@ -376,37 +376,70 @@ def test_warm_start_fit_decays_its_own_learning_rate_anew():
     assert last < 0.05 * 5e-4
 
 
-def _works_or_raises_value_error_naming(param, func):
-    """Run ``func``: it may succeed, or refuse with a ValueError naming ``param``,
-    but must not fail with anything else (e.g. a torch IndexError)."""
-    try:
-        return func()
-    except ValueError as exc:
-        assert param in str(exc)
-        return None
-
-
-def test_larger_max_len_set_after_fit_does_not_crash_predict():
+def test_larger_max_len_set_after_fit_leaves_predictions_unchanged():
     X = ["good film " * 10, "bad film", "great movie", "awful movie"] * 4
     y = ["pos", "neg", "pos", "neg"] * 4
     clf = TransformerTextClassifier(**TINY, max_len=4).fit(X, y)
-    expected = clf.predict(X)
+    expected = clf.predict_proba(X)
+    # The fitted model has positions for 4 tokens (+ [CLS]); inference keeps
+    # reading 4 tokens, whatever max_len says now.
     clf.set_params(max_len=16)
-    # The fitted model has positions for 4 tokens (+ [CLS]); predict must use
-    # what was fitted, or say clearly that max_len changed.
-    pred = _works_or_raises_value_error_naming("max_len", lambda: clf.predict(X))
-    if pred is not None:
-        np.testing.assert_array_equal(pred, expected)
+    np.testing.assert_array_equal(clf.predict_proba(X), expected)
+    assert clf.max_len_ == 4
 
 
-def test_warm_start_with_larger_max_len_does_not_crash():
+def test_warm_start_with_another_max_len_raises_and_keeps_the_model():
     X = ["good film " * 10, "bad film", "great movie", "awful movie"] * 4
     y = ["pos", "neg", "pos", "neg"] * 4
     clf = TransformerTextClassifier(**TINY, max_len=4, warm_start=True).fit(X, y)
+    expected = clf.predict_proba(X)
     clf.set_params(max_len=16)
-    fitted = _works_or_raises_value_error_naming("max_len", lambda: clf.fit(X, y))
-    if fitted is not None:
-        assert fitted.predict(X).shape == (len(X),)
+    with pytest.raises(ValueError, match="cannot change max_len from 4 to 16"):
+        clf.fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(X), expected)
+    assert clf.n_iter_ == TINY["max_epochs"]
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"backbone": "no/such/backbone"},
+        {"lowercase": False},
+        {"tokenizer": str.split},
+        {"min_df": 5, "max_features": 3},
+    ],
+    ids=["backbone", "lowercase", "tokenizer", "vocabulary limits"],
+)
+def test_text_parameters_set_after_fit_do_not_change_inference(changed):
+    # Inference reads text with the encoder fitted in fit, never with the
+    # parameters as they are now.
+    clf = TransformerTextClassifier(**TINY).fit(X_SMALL, Y_SMALL)
+    docs = ["GOOD film, Bad movie!", "an awful plot", ""]
+    expected = clf.predict_proba(docs), clf.attention_weights(docs)
+    clf.set_params(**changed)
+    np.testing.assert_array_equal(clf.predict_proba(docs), expected[0])
+    assert [t for t, _ in clf.attention_weights(docs)] == [t for t, _ in expected[1]]
+
+
+def test_fitted_with_callable_tokenizer_cannot_be_saved_after_set_params(tmp_path):
+    clf = TransformerTextClassifier(**TINY, tokenizer=str.split)
+    clf.fit(X_SMALL, Y_SMALL).set_params(tokenizer=None)
+    path = tmp_path / "model.safetensors"
+    with pytest.raises(ValueError, match="fitted with a callable tokenizer"):
+        clf.save(path)
+    assert not path.exists()
+
+
+def test_loaded_model_reads_text_as_the_fitted_one(tmp_path):
+    clf = TransformerTextClassifier(**TINY, lowercase=False).fit(X_SMALL, Y_SMALL)
+    path = tmp_path / "model.safetensors"
+    clf.save(path)
+    loaded = TransformerTextClassifier.load(path).set_params(lowercase=True)
+    docs = ["Good FILM", "good film"]
+    assert [t for t, _ in loaded.attention_weights(docs)] == [
+        t for t, _ in clf.attention_weights(docs)
+    ]
+    np.testing.assert_array_equal(loaded.predict_proba(docs), clf.predict_proba(docs))
 
 
 def test_refit_without_warm_start_starts_anew():
@@ -496,15 +529,17 @@ def test_class_weight_shifts_probability_towards_minority(class_weight):
     )
 
 
-def test_early_stopping_stops_when_validation_loss_stops_improving():
+@pytest.mark.parametrize("metric", ["score", "loss"])
+def test_early_stopping_stops_when_the_metric_stops_improving(metric):
     # Random labels on random words: the model can only memorise, so the
-    # validation loss soon stops improving.
+    # validation loss and accuracy soon stop improving.
     rng = np.random.default_rng(13)
     X = [" ".join(f"w{i}" for i in rng.integers(0, 500, 5)) for _ in range(80)]
     y = rng.integers(0, 2, 80)
     clf = TransformerTextClassifier(
         **{**TINY, "max_epochs": 50, "lr": 1e-2},
         early_stopping=True,
+        early_stopping_metric=metric,
         n_iter_no_change=2,
         validation_fraction=0.25,
     ).fit(X, y)
@@ -513,11 +548,14 @@ def test_early_stopping_stops_when_validation_loss_stops_improving():
     assert all(
         {"train_loss", "valid_loss", "valid_score"} <= set(r) for r in clf.history_
     )
-    valid_loss = clf.history_[:, "valid_loss"]
-    assert len(valid_loss) == clf.n_iter_
-    assert np.all(np.isfinite(valid_loss))
+    watched = clf.history_[:, f"valid_{metric}"]
+    assert len(watched) == clf.n_iter_
+    assert np.all(np.isfinite(watched))
     # it stopped because n_iter_no_change epochs did not beat the best one
-    assert min(valid_loss[-2:]) >= min(valid_loss[:-2]) * (1 - 1e-4)
+    if metric == "loss":
+        assert min(watched[-2:]) >= min(watched[:-2]) * (1 - 1e-4)
+    else:
+        assert max(watched[-2:]) <= max(watched[:-2]) + 1e-4
 
 
 def test_early_stopping_records_valid_loss_and_respects_max_epochs():
