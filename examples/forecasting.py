@@ -19,8 +19,13 @@ last 20% of the series, held out.
   windows and on all of them.
 
 For each series it prints what the attention plot shows: the lags with the
-highest mean attention, and the attention one season back against the
-uniform weight ``1 / window``. Figures (forecasts against the actual series,
+highest mean weight, and the weight one season back against the uniform
+weight ``1 / window``. The regressor's forecast is a sum over the lags of
+attention times a value each lag computes from its own input, so each lag's
+weight (``attention_weights``, by default that term's share of the forecast)
+says how much the forecast took from it: removing the most-weighted lags
+moves the forecast far more than removing random ones
+(``benchmarks/faithfulness_series.py`` measures it). Figures (forecasts against the actual series,
 mean attention over the lags) go to ``examples/output/forecasting/``::
 
     python examples/forecasting.py [--output-dir DIR] [--quick]
@@ -135,11 +140,7 @@ def describe_attention(weights, season, unit, ridge_coef):
     ridge_top = ", ".join(f"{lags[j]} ({ridge_coef[j]:+.2f})" for j in strongest)
     print(f"  for comparison, Ridge's largest coefficients (lag: coef): {ridge_top}")
     if weights.max() / uniform < 1.3:
-        verdict = (
-            "attention is close to uniform: no lag stands out, so the model "
-            f"does not single out {season} {unit} back (its linear shortcut, "
-            "which starts at the Ridge solution, carries the seasonal lag)"
-        )
+        verdict = "the weights are close to uniform: no lag stands out"
     elif rank <= 5:
         verdict = f"the model does look {season} {unit} back"
     else:
@@ -199,7 +200,10 @@ def passengers(quick, out_dir, figures):
         "t-12 is one year back"
     )
     save(fig, out_dir / "passengers_attention.png", figures)
-    print("What the attention plot shows (mean over the test windows):")
+    print(
+        "What the attention plot shows (mean over the test windows; each "
+        "weight is that lag's share of the forecast):"
+    )
     summary = describe_attention(
         reg.attention_weights(X_test).mean(axis=0),
         12,
@@ -329,7 +333,11 @@ def electricity(quick, out_dir, figures):
         "windows forecasting 6 pm; t-48 is one day back"
     )
     save(fig, out_dir / "electricity_attention.png", figures)
-    print("What the attention plot shows (mean over all test windows):")
+    print(
+        "What the attention plot shows (mean over all test windows; each "
+        "weight is that time step's share of the forecast, its three features "
+        "together):"
+    )
     # Ridge's coefficients on the Demand column's lags (column 0 of 3).
     coef = models["Ridge on all lags"][-1].coef_.reshape(window, -1)[:, 0]
     summary = describe_attention(

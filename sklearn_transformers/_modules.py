@@ -1,5 +1,7 @@
 """Torch modules: attention, transformer blocks, encoders, pooling and heads.
 
+The series regressor's module lives in :mod:`._series_module`.
+
 Nothing here knows about scikit-learn or skorch. Every module takes plain
 integers and floats, so the estimators can build them from their parameters.
 
@@ -17,7 +19,6 @@ __all__ = [
     "Autocast",
     "LearnedPositionalEncoding",
     "MultiHeadSelfAttention",
-    "SeriesRegressorModule",
     "SinusoidalPositionalEncoding",
     "TextClassifierModule",
     "TransformerBlock",
@@ -315,72 +316,6 @@ class TextClassifierModule(nn.Module):
     def forward(self, tokens):
         # tokens: (B, L) -> logits (B, n_classes)
         return self.head(self.head_dropout(self.embed_documents(tokens)))
-
-
-class SeriesRegressorModule(nn.Module):
-    """Windows ``(B, W, F)`` in, forecasts ``(B, horizon)`` out.
-
-    Each time step is projected to ``D`` dimensions, given a position signal
-    and encoded by self-attention; the pooled state feeds a linear head. With
-    ``linear_shortcut`` a linear map of the whole window is added to the
-    output (an autoregressive baseline the attention path improves on); the
-    attention head starts at zero, so training starts from that linear model.
-    """
-
-    def __init__(
-        self,
-        n_features,
-        window,
-        horizon,
-        *,
-        embed_dim,
-        num_heads,
-        num_layers,
-        ff_dim,
-        dropout,
-        positional_encoding,
-        pooling,
-        linear_shortcut,
-    ):
-        super().__init__()
-        self.pooling = pooling
-        self.input_proj = nn.Linear(n_features, embed_dim)
-        self.position = make_positional_encoding(positional_encoding, window, embed_dim)
-        self.input_dropout = nn.Dropout(dropout)
-        self.encoder = TransformerEncoder(
-            embed_dim, num_heads, num_layers, ff_dim, dropout
-        )
-        self.head = nn.Linear(embed_dim, horizon)
-        self.shortcut = (
-            nn.Linear(window * n_features, horizon) if linear_shortcut else None
-        )
-        init_weights(self)
-        if self.shortcut is not None:
-            nn.init.zeros_(self.head.weight)
-
-    def encode(self, x, *, need_weights=False):
-        # x: (B, W, F) -> hidden (B, W, D)
-        h = self.input_dropout(self.position(self.input_proj(x)))
-        return self.encoder(h, None, need_weights=need_weights)
-
-    def embed_windows(self, x):
-        """Pooled window embeddings ``(B, D)``."""
-        hidden, _ = self.encode(x)
-        return pool(hidden, None, self.pooling)
-
-    def attention(self, x):
-        """Attention each time step received in the last layer, ``(B, W)``."""
-        _, weights = self.encode(x, need_weights=True)
-        if not weights:
-            return torch.full(x.shape[:2], 1.0 / x.shape[1], device=x.device)
-        return received_attention(weights[-1], None, self.pooling)
-
-    def forward(self, x):
-        # x: (B, W, F) -> (B, horizon)
-        out = self.head(self.embed_windows(x))
-        if self.shortcut is not None:
-            out = out + self.shortcut(x.flatten(1))  # (B, W*F) -> (B, horizon)
-        return out
 
 
 class Autocast(nn.Module):

@@ -1,5 +1,7 @@
 """AttentionTimeSeriesRegressor: windows of a series in, next value(s) out."""
 
+from numbers import Integral
+
 import numpy as np
 import torch
 from sklearn.base import (
@@ -11,10 +13,10 @@ from sklearn.linear_model import Ridge
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import AttentionEstimatorBase
-from ._callbacks import r2_score
 from ._data import DenseData
-from ._fixes import StrOptions, _fit_context
-from ._modules import SeriesRegressorModule
+from ._fixes import Interval, StrOptions, _fit_context
+from ._series_module import PinballLoss, SeriesRegressorModule
+from ._series_scaling import check_quantiles, mean_std, point_r2, window_scaled
 from ._windows import make_windows
 
 __all__ = ["AttentionTimeSeriesRegressor", "make_windows"]
@@ -29,10 +31,12 @@ class AttentionTimeSeriesRegressor(
     """Forecast the next value(s) of a series with attention over its past.
 
     Each row of ``X`` is a window of a series, oldest time step first. Every
-    time step is projected to ``embed_dim`` dimensions, given a position
-    signal and encoded by transformer blocks; the pooled state predicts the
-    next ``horizon`` values. :meth:`attention_weights` shows how much each
-    time step counted.
+    time step (lag) is a token: projected to ``embed_dim`` dimensions, given a
+    position signal and encoded by transformer blocks. One learned query per
+    horizon step attends over the lags, and the forecast is the
+    attention-weighted sum of values that each lag computes from its own
+    input alone, so it is an exact sum of per-lag contributions (see Notes).
+    :meth:`attention_weights` reports them: how much each time step counted.
 
     Parameters
     ----------
@@ -62,9 +66,15 @@ class AttentionTimeSeriesRegressor(
     weight_decay : float, default=0.0
         AdamW weight decay.
     early_stopping : bool, default=False
-        Hold out the last-drawn ``validation_fraction`` of the windows, stop
-        after ``n_iter_no_change`` epochs without a lower validation loss and
-        restore the best weights.
+        Hold out ``validation_fraction`` of the windows (drawn at random),
+        stop after ``n_iter_no_change`` epochs without improvement (see
+        ``early_stopping_metric``) and restore the best weights.
+    early_stopping_metric : {"score", "loss"}, default="score"
+        What early stopping watches: the validation R^2 (higher is better,
+        an absolute gain of 1e-4 counts) or the validation loss (a relative
+        gain of 1e-4). "score" by default, as in ``MLPRegressor`` and in the
+        text classifier; R^2 follows the squared error closely, so the two
+        mostly stop at the same epoch.
     validation_fraction : float, default=0.1
         Share of the windows held out for early stopping (drawn at random).
     n_iter_no_change : int, default=5
@@ -74,15 +84,35 @@ class AttentionTimeSeriesRegressor(
     pooling : {"last", "mean"}, default="last"
         Summarise the window by the state of its most recent step, or by
         the mean over all steps.
-    standardize : bool, default=True
-        Standardise inputs (per feature, over all windows and steps) and
-        targets (per horizon step) for training; predictions come back in
-        the original units.
+    standardize : bool or "window", default=True
+        True standardises inputs (per feature, over all windows and steps)
+        and targets (per horizon step) for training. "window" (RevIN, Kim et
+        al. 2022) first scales the target's past in each window, and the
+        window's targets, by that window's own mean and standard deviation
+        and undoes it on the output, so series whose levels differ by orders
+        of magnitude share one model and a forecast of ``a * series + b``
+        (``a > 0``) is ``a`` times the forecast plus ``b``; other features are
+        standardised globally. False uses the data as given. Predictions come
+        back in the original units.
+    target_feature : int, default=0
+        Position of the target's own past among the features of 3-D windows
+        (``make_windows`` keeps the column order of a DataFrame); used by
+        ``standardize="window"``. 2-D windows have one feature, 0.
+    quantiles : sequence of float or None, default=None
+        Probabilities strictly between 0 and 1, including 0.5, such as
+        ``(0.1, 0.5, 0.9)``: train with the mean pinball loss over all of them
+        (one output per quantile and horizon step) instead of the squared
+        error; :meth:`predict` returns the 0.5 quantile and
+        :meth:`predict_quantiles` all of them. 0.5 is required because the
+        median is the point forecast.
     linear_shortcut : bool, default=True
-        Add a linear map of the whole (standardised) window to the output,
-        initialised with the ridge regression (``alpha=1``) of the targets on
-        the windows, so training starts from a linear autoregression and
-        attention learns what it misses. Set False for a pure attention model.
+        Start training at the ridge regression (``alpha=1``) of the
+        (standardised) targets on the windows: the per-lag values start at
+        the ridge coefficients times ``window``, with uniform attention, so
+        the first forecast is the ridge forecast (plus, per quantile, the
+        quantile of the ridge residuals). False starts from small random
+        values. The name is kept from an earlier design with a separate
+        linear term; no path bypasses attention.
     precision : {"float32", "bfloat16"}, default="float32"
         "bfloat16" runs the forward passes (training and inference) under
         ``torch.autocast`` in bfloat16, keeping the weights and the optimizer
@@ -116,18 +146,28 @@ class AttentionTimeSeriesRegressor(
     n_outputs_ : int
         Forecast horizon (columns of ``y``).
     x_mean_, x_scale_ : ndarray of shape (n_features,)
-        Input standardisation (zeros and ones when ``standardize=False``).
+        Global input standardisation (zeros and ones when
+        ``standardize=False``, and for the target's feature with "window").
     y_mean_, y_scale_ : ndarray of shape (n_outputs_,)
-        Target standardisation (zeros and ones when ``standardize=False``).
+        Target standardisation (zeros and ones when ``standardize=False``;
+        with "window", of the window-scaled targets).
+    quantiles_ : ndarray of shape (n_quantiles,) or None
+        The quantile levels, ascending (None without ``quantiles``).
     history_ : skorch.History
-        Per-epoch records: ``train_loss`` (MSE on standardised targets),
+        Per-epoch records: ``train_loss`` (MSE, or with ``quantiles`` the
+        pinball loss, on standardised targets),
         ``train_score`` (R^2 on the training batches, measured while
         training), with early stopping ``valid_loss`` and ``valid_score``, and
         ``dur`` (seconds); cumulative over ``warm_start`` and ``partial_fit``.
+    lr_ : float
+        The learning rate of the last ``fit`` or ``partial_fit`` (``lr``).
+    max_epochs_ : int
+        ``max_epochs`` of the last ``fit`` or ``partial_fit`` (``max_epochs``);
+        ``partial_fit`` runs one epoch.
     n_iter_ : int
         Epochs run, cumulative over ``warm_start`` and ``partial_fit``.
     module_ : torch.nn.Module
-        The trained :class:`~sklearn_transformers._modules.SeriesRegressorModule`.
+        The trained :class:`~sklearn_transformers._series_module.SeriesRegressorModule`.
     net_ : skorch.NeuralNet
         The skorch net that trained ``module_`` (absent after :meth:`load` or
         unpickling, until the estimator trains again).
@@ -139,6 +179,14 @@ class AttentionTimeSeriesRegressor(
 
     Notes
     -----
+    The forecast of horizon step ``s`` is ``bias_s + sum_j a_sj * v_sj``:
+    ``a_s`` is the attention of step ``s``'s query over the lag tokens (the
+    heads' maps averaged; heads share the values, as in the Temporal Fusion
+    Transformer, Lim et al. 2021), and ``v_sj`` is computed from lag ``j``'s
+    own features (a per-lag linear map plus a small MLP of its token), not
+    from the encoded context. Removing a lag's term removes everything the
+    forecast took from it.
+
     Training and inference run on torch's process-wide thread setting
     (``torch.get_num_threads()``), which the estimator never changes. In a
     search with ``n_jobs > 1``, joblib's worker processes start torch with
@@ -165,7 +213,9 @@ class AttentionTimeSeriesRegressor(
         **AttentionEstimatorBase._parameter_constraints,
         "positional_encoding": [StrOptions({"sinusoidal", "learned"})],
         "pooling": [StrOptions({"last", "mean"})],
-        "standardize": ["boolean"],
+        "standardize": ["boolean", StrOptions({"window"})],
+        "target_feature": [Interval(Integral, 0, None, closed="left")],
+        "quantiles": [None, "array-like"],
         "linear_shortcut": ["boolean"],
     }
     _architecture_params = (
@@ -173,6 +223,8 @@ class AttentionTimeSeriesRegressor(
         "positional_encoding",
         "pooling",
         "standardize",
+        "target_feature",
+        "quantiles",
         "linear_shortcut",
     )
 
@@ -190,11 +242,14 @@ class AttentionTimeSeriesRegressor(
         lr_schedule="cosine",
         weight_decay=0.0,
         early_stopping=False,
+        early_stopping_metric="score",
         validation_fraction=0.1,
         n_iter_no_change=5,
         positional_encoding="sinusoidal",
         pooling="last",
         standardize=True,
+        target_feature=0,
+        quantiles=None,
         linear_shortcut=True,
         precision="float32",
         device="cpu",
@@ -214,11 +269,14 @@ class AttentionTimeSeriesRegressor(
         self.lr_schedule = lr_schedule
         self.weight_decay = weight_decay
         self.early_stopping = early_stopping
+        self.early_stopping_metric = early_stopping_metric
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.positional_encoding = positional_encoding
         self.pooling = pooling
         self.standardize = standardize
+        self.target_feature = target_feature
+        self.quantiles = quantiles
         self.linear_shortcut = linear_shortcut
         self.precision = precision
         self.device = device
@@ -229,14 +287,11 @@ class AttentionTimeSeriesRegressor(
 
     # ------------------------------------------------------------- training
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train on windows ``X`` and the values ``y`` that follow them.
 
-        Ctrl-C (``KeyboardInterrupt``) during training stops it and keeps a
-        usable model: ``n_iter_`` and ``history_`` count the completed epochs
-        (an epoch cut short is left out, though its batches' updates stay in
-        the weights), ``early_stopping`` restores the best weights so far, and
-        a ``UserWarning`` says what was kept.
+        Ctrl-C (``KeyboardInterrupt``) stops training and keeps a usable model
+        of the completed epochs, with a ``UserWarning`` saying what was kept.
 
         Parameters
         ----------
@@ -245,16 +300,27 @@ class AttentionTimeSeriesRegressor(
             :func:`make_windows`, a lag-feature DataFrame, or a scaled table).
         y : array-like of shape (n_samples,) or (n_samples, horizon)
             Next value, or next ``horizon`` values, of each window.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the windows in the loss (a weighted mean
+            per batch, as ``MLPRegressor`` takes it), the per-epoch R^2, the
+            standardisation and the ridge start; a weight of 0 means the
+            window does not count.
 
         Returns
         -------
         self : AttentionTimeSeriesRegressor
             The fitted regressor.
+
+        Raises
+        ------
+        ValueError
+            For 1-D ``X`` (a series rather than windows of it; see
+            :func:`make_windows`), and other invalid input.
         """
-        return self._fit(X, y, incremental=self.warm_start, epochs=self.max_epochs)
+        return self._fit(X, y, sample_weight, incremental=self.warm_start)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """Train one epoch on ``(X, y)``, continuing from earlier calls.
 
         The first call fixes the window shape and the standardisation; later
@@ -266,15 +332,18 @@ class AttentionTimeSeriesRegressor(
             Windows.
         y : array-like of shape (n_samples,) or (n_samples, horizon)
             Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights, as in :meth:`fit`.
 
         Returns
         -------
         self : AttentionTimeSeriesRegressor
             The updated regressor.
         """
-        return self._fit(X, y, incremental=True, epochs=1, partial=True)
+        return self._fit(X, y, sample_weight, incremental=True, partial=True)
 
-    def _prepare_data(self, X, y, *, reset, classes):
+    def _prepare_data(self, X, y, sample_weight, *, reset):
+        _check_not_a_series(X)
         X, y = validate_data(
             self,
             X,
@@ -285,31 +354,50 @@ class AttentionTimeSeriesRegressor(
             multi_output=True,
             y_numeric=True,
         )
+        weights = self._sample_weight(sample_weight, X)
         windows = self._as_windows(X, reset=reset)
         y = np.asarray(y, dtype=np.float64)
         targets = y.reshape(len(y), -1)  # (n, horizon)
         if reset:
+            self._check_target_feature(windows.shape[2])
+            self.quantiles_ = check_quantiles(self.quantiles)
             self.n_outputs_ = targets.shape[1]
             self._y_ndim = y.ndim
-            if self.standardize:
-                self.x_mean_ = windows.mean(axis=(0, 1))
-                self.x_scale_ = _nonzero(windows.std(axis=(0, 1)))
-                self.y_mean_ = targets.mean(axis=0)
-                self.y_scale_ = _nonzero(targets.std(axis=0))
-            else:
-                n_features = windows.shape[2]
-                self.x_mean_, self.x_scale_ = np.zeros(n_features), np.ones(n_features)
-                self.y_mean_ = np.zeros(self.n_outputs_)
-                self.y_scale_ = np.ones(self.n_outputs_)
+            self._fit_scaling(windows, targets, weights)
         elif targets.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {targets.shape[1]} output(s), but {type(self).__name__} "
                 f"was fitted with {self.n_outputs_}."
             )
-        targets = (targets - self.y_mean_) / self.y_scale_
-        return DenseData(
-            self._scale(windows), torch.as_tensor(targets, dtype=torch.float32)
-        )
+        inputs, level, spread = self._scale(windows)
+        targets = ((targets - level) / spread - self.y_mean_) / self.y_scale_
+        return DenseData(inputs, torch.as_tensor(targets, dtype=torch.float32), weights)
+
+    def _check_target_feature(self, n_features):
+        if self.standardize == "window" and self.target_feature >= n_features:
+            raise ValueError(
+                f"target_feature={self.target_feature} is out of range for windows "
+                f"with {n_features} feature(s)."
+            )
+
+    def _fit_scaling(self, windows, targets, weights):
+        """Set ``x_mean_``, ``x_scale_``, ``y_mean_`` and ``y_scale_``."""
+        n_features = windows.shape[2]
+        self.x_mean_, self.x_scale_ = np.zeros(n_features), np.ones(n_features)
+        self.y_mean_ = np.zeros(self.n_outputs_)
+        self.y_scale_ = np.ones(self.n_outputs_)
+        if not self.standardize:
+            return
+        if self.standardize == "window":
+            # Statistics of what the model sees: windows and targets relative
+            # to each window's own level and spread.
+            windows, level, spread = window_scaled(windows, self.target_feature)
+            targets = (targets - level) / spread
+        self.x_mean_, self.x_scale_ = mean_std(windows, weights)
+        if self.standardize == "window":
+            self.x_mean_[self.target_feature] = 0.0
+            self.x_scale_[self.target_feature] = 1.0
+        self.y_mean_, self.y_scale_ = mean_std(targets[:, None], weights)
 
     def _as_windows(self, X, *, reset):
         """Check the window shape; return X as ``(n, window, n_features)``."""
@@ -329,9 +417,22 @@ class AttentionTimeSeriesRegressor(
         return windows
 
     def _scale(self, windows):
-        return torch.as_tensor(
-            (windows - self.x_mean_) / self.x_scale_, dtype=torch.float32
-        )
+        """Standardised windows as a tensor, and each window's level and spread.
+
+        Level and spread are ``(n, 1)`` arrays with ``standardize="window"``,
+        else 0 and 1.
+        """
+        level, spread = 0.0, 1.0
+        if self.standardize == "window":
+            windows, level, spread = window_scaled(windows, self.target_feature)
+        inputs = (windows - self.x_mean_) / self.x_scale_
+        return torch.as_tensor(inputs, dtype=torch.float32), level, spread
+
+    def _levels(self):
+        """Quantile levels in the module's output order: the median first."""
+        if self.quantiles_ is None:
+            return np.array([0.5])
+        return np.concatenate([[0.5], self.quantiles_[self.quantiles_ != 0.5]])
 
     def _new_module(self):
         window, n_features = self.window_shape_
@@ -340,6 +441,7 @@ class AttentionTimeSeriesRegressor(
             n_features,
             window,
             self.n_outputs_,
+            n_quantiles=len(self._levels()),
             embed_dim=fitted["embed_dim"],
             num_heads=fitted["num_heads"],
             num_layers=fitted["num_layers"],
@@ -347,42 +449,74 @@ class AttentionTimeSeriesRegressor(
             dropout=self.dropout,
             positional_encoding=fitted["positional_encoding"],
             pooling=fitted["pooling"],
-            linear_shortcut=fitted["linear_shortcut"],
         )
 
     def _build_module(self, data):
         module = self._new_module()
-        if module.shortcut is not None:
+        if self._fitted_params["linear_shortcut"]:
             # Start from the ridge solution: training then begins at a linear
-            # autoregression, and attention learns what it misses.
-            ridge = Ridge(alpha=1.0).fit(data.X.flatten(1).numpy(), data.y.numpy())
-            with torch.no_grad():
-                module.shortcut.weight.copy_(
-                    torch.as_tensor(ridge.coef_.reshape(self.n_outputs_, -1))
-                )
-                module.shortcut.bias.copy_(
-                    torch.as_tensor(ridge.intercept_).reshape(-1)
-                )
+            # autoregression, and attention learns where it should look.
+            flat, targets = data.X.flatten(1).numpy(), data.y.numpy()
+            ridge = Ridge(alpha=1.0).fit(
+                flat,
+                targets,
+                sample_weight=None if data.w is None else data.w.numpy(),
+            )
+            residuals = targets - ridge.predict(flat).reshape(targets.shape)
+            # Each quantile starts at the ridge forecast plus the quantile of
+            # its training residuals.
+            offsets = np.quantile(residuals, self._levels(), axis=0).T  # (S, Q)
+            if self.quantiles_ is None:
+                offsets = np.zeros_like(offsets)
+            module.start_from_linear(
+                torch.as_tensor(ridge.coef_.reshape(self.n_outputs_, -1)),
+                torch.as_tensor(ridge.intercept_.reshape(-1, 1) + offsets),
+            )
         return module
 
     def _criterion(self, data):
-        return torch.nn.MSELoss, {}
+        if self.quantiles_ is None:
+            return torch.nn.MSELoss, {}
+        return PinballLoss, {"levels": self._levels().tolist()}
 
     def _stratify(self, data):
         return None
 
-    _score = staticmethod(r2_score)
+    _score = staticmethod(point_r2)
+
+    @property
+    def _n_features_out(self):
+        return self.module_.embed_dim
 
     # ------------------------------------------------------------ inference
     def _encode(self, X):
+        """Validated ``X`` as data, with each window's level and spread."""
         check_is_fitted(self)
+        _check_not_a_series(X)
         X = validate_data(
             self, X, reset=False, allow_nd=True, dtype=[np.float64, np.float32]
         )
-        return DenseData(self._scale(self._as_windows(X, reset=False)))
+        inputs, level, spread = self._scale(self._as_windows(X, reset=False))
+        return DenseData(inputs), level, spread
+
+    def _quantile_forecasts(self, X):
+        """All forecasts ``(n, horizon, n_levels)`` in units of y, levels sorted."""
+        data, level, spread = self._encode(X)
+        out = self._run_module_dense(data, "forward").astype(np.float64)
+        levels = self._levels()
+        out = out.reshape(len(out), len(levels), self.n_outputs_)
+        out = out[:, np.argsort(levels)].transpose(0, 2, 1)  # (n, S, Q)
+        out = out * self.y_scale_[:, None] + self.y_mean_[:, None]
+        out = out * np.reshape(spread, (-1, 1, 1)) + np.reshape(level, (-1, 1, 1))
+        # Sorting rearranges crossing quantiles into a monotone set
+        # (Chernozhukov et al. 2010); it never moves a forecast past another.
+        return np.sort(out, axis=-1)
 
     def predict(self, X):
         """Forecast the value(s) that follow each window.
+
+        With ``quantiles`` the forecast is the median (the 0.5 quantile of
+        :meth:`predict_quantiles`).
 
         Parameters
         ----------
@@ -394,8 +528,37 @@ class AttentionTimeSeriesRegressor(
         y_pred : ndarray of shape (n_samples,) or (n_samples, horizon)
             Forecasts in the units of ``y``, shaped as ``y`` was in fit.
         """
-        out = self._run_module_dense(self._encode(X), "forward").astype(np.float64)
-        out = out * self.y_scale_ + self.y_mean_
+        out = self._quantile_forecasts(X)
+        out = out[:, :, int(np.searchsorted(np.sort(self._levels()), 0.5))]
+        return out[:, 0] if self._y_ndim == 1 else out
+
+    def predict_quantiles(self, X):
+        """Forecast the ``quantiles`` of the value(s) that follow each window.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, window) or (n_samples, window, n_features)
+            Windows shaped as in fit.
+
+        Returns
+        -------
+        y_quantiles : ndarray of shape (n_samples, n_quantiles) or (n_samples, horizon, n_quantiles)
+            The forecast quantiles in the order of ``quantiles_`` (ascending),
+            sorted along the last axis so that they never cross; 2-D when
+            ``y`` was 1-D in fit.
+
+        Raises
+        ------
+        ValueError
+            If the regressor was fitted with ``quantiles=None``.
+        """
+        check_is_fitted(self)
+        if self.quantiles_ is None:
+            raise ValueError(
+                "predict_quantiles needs a regressor fitted with quantiles, e.g. "
+                "quantiles=(0.1, 0.5, 0.9); this one has quantiles=None."
+            )
+        out = self._quantile_forecasts(X)
         return out[:, 0] if self._y_ndim == 1 else out
 
     def transform(self, X):
@@ -409,34 +572,61 @@ class AttentionTimeSeriesRegressor(
         Returns
         -------
         embeddings : ndarray of shape (n_samples, embed_dim), dtype float32
-            The pooled encoder states, before the output head.
+            The encoder states of the lag tokens, pooled as ``pooling`` says.
         """
-        return self._run_module_dense(self._encode(X), "embed_windows")
+        return self._run_module_dense(self._encode(X)[0], "embed_windows")
 
     def fit_transform(self, X, y, **fit_params):
         """Fit, then return the embeddings of ``X`` (see :meth:`transform`)."""
         return self.fit(X, y, **fit_params).transform(X)
 
-    def attention_weights(self, X):
-        """How much each time step counted: attention it received.
+    def attention_weights(self, X, *, method="contribution", step=None):
+        """How much each time step counted in the forecast.
 
-        Uses the last layer, averaged over heads: the most recent step's
-        attention with ``pooling="last"``, else the mean over all steps.
+        The forecast is ``bias + sum_j a_j * v_j`` over the lags ``j`` (see
+        Notes), so each lag's part of it is known exactly.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, window) or (n_samples, window, n_features)
             Windows shaped as in fit.
+        method : {"contribution", "attention"}, default="contribution"
+            "contribution": ``a_j * |v_j|`` normalised to sum to 1, each lag's
+            share of the (median) forecast's attention path (the norm-based
+            weight of Kobayashi et al., 2020): it reflects how much the
+            forecast moves when the lag is removed. "attention": the raw
+            attention ``a_j`` of the forecast query (heads averaged).
+        step : int or None, default=None
+            Horizon step (0-based) whose weights to return; None averages
+            the steps' weights.
 
         Returns
         -------
         weights : ndarray of shape (n_samples, window)
-            Non-negative, each row summing to 1; column 0 is the oldest step.
+            Non-negative, each row summing to 1; column 0 is the oldest step,
+            column ``window - L`` the step ``L`` steps before the first
+            forecast target.
         """
-        weights = self._run_module_dense(self._encode(X), "attention").astype(
-            np.float64
-        )
-        return weights / weights.sum(axis=1, keepdims=True)
+        if method not in ("contribution", "attention"):
+            raise ValueError(
+                f"method must be 'contribution' or 'attention', got {method!r}."
+            )
+        check_is_fitted(self)
+        if step is not None and (
+            isinstance(step, bool)
+            or not isinstance(step, Integral)
+            or not 0 <= step < self.n_outputs_
+        ):
+            raise ValueError(
+                f"step must be None or an integer in [0, {self.n_outputs_}), "
+                f"got {step!r}."
+            )
+        weights = self._run_module_dense(self._encode(X)[0], method)
+        weights = weights.astype(np.float64)  # (n, horizon, window)
+        total = weights.sum(axis=2, keepdims=True)
+        uniform = np.full_like(weights, 1.0 / weights.shape[2])
+        weights = np.divide(weights, total, out=uniform, where=total > 0)
+        return weights.mean(axis=1) if step is None else weights[:, step]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -446,6 +636,16 @@ class AttentionTimeSeriesRegressor(
         return tags
 
 
-def _nonzero(scale):
-    """Replace zero spreads (constant features) by 1."""
-    return np.where(scale > 0, scale, 1.0)
+def _check_not_a_series(X):
+    """Point a 1-D ``X`` (a series, not windows of it) to :func:`make_windows`."""
+    ndim = getattr(X, "ndim", None)
+    if ndim is None and isinstance(X, (list, tuple)) and len(X):
+        ndim = 1 if all(np.isscalar(value) for value in X) else None
+    if ndim == 1:
+        raise ValueError(
+            f"X is 1-D (shape ({len(X)},)): the regressor expects 2D windows "
+            "(n_samples, window) or 3D windows (n_samples, window, n_features). "
+            "Reshape your data: cut a series into windows with "
+            "X, y = make_windows(series, window), or pass one window w as "
+            "np.reshape(w, (1, -1))."
+        )

@@ -204,6 +204,127 @@ def test_standardize_true_learns_per_feature_statistics():
     np.testing.assert_allclose(reg.y_scale_, [y.std()])
 
 
+@pytest.mark.parametrize("quantiles", [None, (0.1, 0.5, 0.9)])
+def test_window_standardize_is_affine_equivariant(quantiles):
+    series = _seasonal_series(150)
+    X, y = make_windows(series, WINDOW, horizon=2)
+    scale, offset = 250.0, 4e4
+    fits = [
+        _tiny(standardize="window", quantiles=quantiles).fit(
+            X[:100] * a + b, y[:100] * a + b
+        )
+        for a, b in [(1.0, 0.0), (scale, offset)]
+    ]
+    pred, pred_scaled = (
+        reg.predict(X[100:] * a + b)
+        for reg, (a, b) in zip(fits, [(1.0, 0.0), (scale, offset)], strict=True)
+    )
+    np.testing.assert_allclose(pred_scaled, pred * scale + offset, rtol=1e-5)
+    if quantiles is not None:
+        np.testing.assert_allclose(
+            fits[1].predict_quantiles(X[100:] * scale + offset),
+            fits[0].predict_quantiles(X[100:]) * scale + offset,
+            rtol=1e-5,
+        )
+
+
+def test_window_standardize_scales_only_the_target_feature():
+    # Feature 1 carries the target's past; feature 0 is an exogenous input
+    # whose scale must not matter to the forecast's units.
+    rng = np.random.default_rng(0)
+    series = _seasonal_series(150)
+    other = rng.standard_normal(150)
+    X, y = make_windows(np.stack([other, series], axis=1), WINDOW, target=1)
+    reg = _tiny(standardize="window", target_feature=1).fit(X[:100], y[:100])
+    np.testing.assert_array_equal(reg.x_mean_[1], 0.0)
+    np.testing.assert_array_equal(reg.x_scale_[1], 1.0)
+    assert reg.x_scale_[0] != 1.0
+    shifted = X.copy()
+    shifted[:, :, 1] = shifted[:, :, 1] * 10 + 3
+    reg_shifted = _tiny(standardize="window", target_feature=1).fit(
+        shifted[:100], y[:100] * 10 + 3
+    )
+    np.testing.assert_allclose(
+        reg_shifted.predict(shifted[100:]), reg.predict(X[100:]) * 10 + 3, rtol=1e-5
+    )
+
+
+def test_window_standardize_shares_one_model_across_levels():
+    # Two copies of a seasonal series, 1e4 apart in level and 100x in spread:
+    # with per-window scaling one model forecasts both as well as each alone.
+    base = _seasonal_series(200, noise=0.05)
+    X, y = make_windows(base, WINDOW)
+    X_both = np.concatenate([X, X * 100 + 1e4])
+    y_both = np.concatenate([y, y * 100 + 1e4])
+    reg = _tiny(standardize="window", max_epochs=10).fit(X_both, y_both)
+    small = r2_score(y, reg.predict(X))
+    large = r2_score(y * 100 + 1e4, reg.predict(X * 100 + 1e4))
+    assert small > 0.9
+    assert large > 0.9
+
+
+def test_window_standardize_constant_windows_keep_the_constant():
+    X, y = make_windows(np.full(60, 7.5), window=WINDOW)
+    reg = _tiny(standardize="window").fit(X, y)
+    np.testing.assert_allclose(reg.predict(X), 7.5, atol=0.05)
+
+
+# ------------------------------------------------------------- quantiles
+@pytest.mark.parametrize("horizon", [1, 3])
+def test_predict_quantiles_shapes_and_sorted(horizon):
+    X, y = _windows(n_times=80, horizon=horizon)
+    if horizon == 1:
+        y = y.ravel()
+    reg = _tiny(quantiles=[0.9, 0.5, 0.1, 0.25]).fit(X, y)
+    np.testing.assert_array_equal(reg.quantiles_, [0.1, 0.25, 0.5, 0.9])
+    quantiles = reg.predict_quantiles(X)
+    expected = (len(X), 4) if horizon == 1 else (len(X), horizon, 4)
+    assert quantiles.shape == expected
+    assert np.all(np.diff(quantiles, axis=-1) >= 0)
+    # predict is the median column.
+    np.testing.assert_array_equal(reg.predict(X), quantiles[..., 2])
+
+
+def test_quantile_interval_covers_about_80_percent():
+    rng = np.random.default_rng(0)
+    t = np.arange(1200)
+    series = np.sin(2 * np.pi * t / 12) + 0.5 * rng.standard_normal(len(t))
+    X, y = make_windows(series, WINDOW)
+    reg = _tiny(quantiles=(0.1, 0.5, 0.9), max_epochs=5).fit(X[:900], y[:900])
+    low, _, high = reg.predict_quantiles(X[900:]).T
+    coverage = np.mean((y[900:] >= low) & (y[900:] <= high))
+    assert 0.65 <= coverage <= 0.92
+    # The interval has about the width of the noise's 80% band (2 * 1.28 * 0.5).
+    assert 0.6 < np.median(high - low) < 2.0
+
+
+def test_median_only_quantile_model_learns():
+    X, y = _windows(n_times=200)
+    reg = _tiny(quantiles=(0.5,), max_epochs=5).fit(X[:150], y[:150])
+    assert reg.predict_quantiles(X[150:]).shape == (len(X) - 150, 1)
+    assert reg.score(X[150:], y[150:]) > 0.8
+
+
+def test_predict_quantiles_without_quantiles_raises():
+    X, y = _windows(n_times=40)
+    reg = _tiny().fit(X, y)
+    with pytest.raises(ValueError, match="quantiles=None"):
+        reg.predict_quantiles(X)
+
+
+@pytest.mark.parametrize("round_trip", ["pickle", "save"])
+def test_quantile_and_window_models_survive_persistence(round_trip, tmp_path):
+    X, y = _windows(n_times=60, horizon=2)
+    reg = _tiny(standardize="window", quantiles=(0.2, 0.5, 0.8)).fit(X, y)
+    if round_trip == "pickle":
+        loaded = pickle.loads(pickle.dumps(reg))
+    else:
+        reg.save(tmp_path / "reg.safetensors")
+        loaded = AttentionTimeSeriesRegressor.load(tmp_path / "reg.safetensors")
+    np.testing.assert_array_equal(loaded.predict_quantiles(X), reg.predict_quantiles(X))
+    np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+
+
 # ------------------------------------------------------ model variants
 @pytest.mark.parametrize("positional_encoding", ["sinusoidal", "learned"])
 @pytest.mark.parametrize("pooling", ["last", "mean"])
@@ -551,6 +672,15 @@ def test_horizon_mismatch_in_partial_fit_raises():
         (dict(lr=0.0), "lr"),
         (dict(validation_fraction=1.0), "validation_fraction"),
         (dict(standardize="yes"), "standardize"),
+        (dict(target_feature=-1), "target_feature"),
+        (dict(standardize="window", target_feature=1), "target_feature=1"),
+        (dict(quantiles=(0.1, 0.9)), "include 0.5"),
+        (dict(quantiles=(0.0, 0.5)), r"quantiles\[0\] is 0.0"),
+        (dict(quantiles=(0.5, 1.0)), r"quantiles\[1\] is 1.0"),
+        (dict(quantiles=(0.5, float("nan"))), "strictly between"),
+        (dict(quantiles=(0.5, 0.5)), "repeat"),
+        (dict(quantiles=()), "non-empty"),
+        (dict(quantiles=[[0.5]]), "1-D"),
         (dict(device="tpu"), "device"),
     ],
 )
