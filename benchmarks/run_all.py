@@ -12,7 +12,8 @@ times them; ``memory`` starts a fresh subprocess per size), captures the markdow
 script, each stamped with its own date and commit, under a header naming the
 machine and the command. ``--only`` reruns the named scripts and replaces
 their sections in the existing results file, keeping the others as they were
-(with their own stamps). ``--quick`` and ``--threads`` are passed
+(with their own stamps); sections that no script writes (hand-written
+quotes) are kept in every run. ``--quick`` and ``--threads`` are passed
 through; ``timeseries_quality`` takes its thread count from the environment
 that ``_threads`` sets, and ``search`` sets the threads of each variant it
 times. A full run writes ``benchmarks/RESULTS.md`` unless ``--output`` says
@@ -165,13 +166,13 @@ def main(argv=None):
     known = {script.removesuffix(".py") for _, _, script in SECTIONS}
     if only is not None and not only <= known:
         parser.error(f"--only: unknown {sorted(only - known)}; known: {sorted(known)}")
-    kept = split_sections(path.read_text()) if only and path.exists() else {}
+    existing = split_sections(path.read_text()) if path.exists() else {}
 
     parts = [header(args)]
     for title, module, script in SECTIONS:
         if only is not None and script.removesuffix(".py") not in only:
-            if title in kept:
-                parts.append(kept[title])
+            if title in existing:
+                parts.append(existing[title])
             continue
         print(f"== {script}", file=sys.stderr, flush=True)
         text, seconds = run_section(module, script_args(module, args))
@@ -180,6 +181,9 @@ def main(argv=None):
             f"## {title}\n\n`python benchmarks/{script}` ({seconds:.0f} s; "
             f"{stamp()})\n\n{text}"
         )
+    # Hand-written sections (quoted figures) come from no script: keep them.
+    produced = {title for title, _, _ in SECTIONS}
+    parts.extend(text for title, text in existing.items() if title not in produced)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n\n".join(parts) + "\n")
     print(f"wrote {path}")

@@ -520,7 +520,7 @@ class AttentionEstimatorBase(BaseEstimator, ABC):
         # Pickle (and joblib, deepcopy) keep the module and the optimizer
         # state once each, not the skorch net: the net pickles its module and
         # optimizer again in a separate buffer, which for a fine-tuned
-        # backbone made the pickle about 8x the size of the weights. As after
+        # backbone made the pickle several times the size of the weights. As after
         # load, the unpickled estimator has no net_ until it trains again and
         # continues from the same optimizer state.
         state = super().__getstate__()

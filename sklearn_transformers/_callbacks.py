@@ -102,8 +102,7 @@ class TrimHeap(Callback):
 
     glibc's ``malloc`` keeps freed memory for reuse, and batches of varying
     shapes (each padded to its own longest document) fragment it, so a long
-    epoch's resident memory grows far past what the fit holds: 2.4 GiB
-    instead of about 0.6 GiB for 100,000 documents
+    epoch's resident memory grows to several times what the fit holds
     (``benchmarks/memory.py``). ``malloc_trim(0)`` returns the free pages.
     It changes no result. A no-op where the C library has no ``malloc_trim``.
 

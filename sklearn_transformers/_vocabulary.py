@@ -5,7 +5,8 @@ Knows nothing of the estimators. One regular-expression pass per document
 numpy for counting, truncation and layout; there is no per-character or
 per-token Python loop. Documents are processed ``CHUNK_SIZE`` at a time, so
 only one chunk's token strings are alive at once: a corpus is held as integer
-arrays, not as lists of str (at 50,000 reviews those lists took 255 MiB).
+arrays, not as lists of str (which would take hundreds of MiB for a corpus
+of reviews).
 """
 
 import re
@@ -41,7 +42,7 @@ CHUNK_SIZE = 2048
 _WORD = rf"[\w{COMBINING_MARKS}]+"
 _WORD_PATTERN = re.compile(rf"{_WORD}(?:['’]{_WORD})*|[^\w\s]")
 # ASCII text has no combining marks: the same tokens from a smaller pattern,
-# which scans about 1.5x faster.
+# which scans faster.
 _ASCII_WORD_PATTERN = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
 
 

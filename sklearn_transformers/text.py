@@ -58,10 +58,8 @@ class TransformerTextClassifier(
         Dropout rate of the embeddings, the attention and feed-forward
         outputs, and the head (with a ``backbone``: of the head only; the
         encoder keeps its own dropout). 0.4 (not 0.1), ``weight_decay=0.05``
-        and ``min_df=2`` were chosen on the fine-food reviews: with the cosine
-        schedule they gave 0.791 median test accuracy over three seeds
-        (0.781 with dropout 0.3 and weight decay 0.01), while dropout 0.1
-        overfit and swung between 0.74 and 0.78 from epoch to epoch.
+        and ``min_df=2`` because they measured best on the fine-food reviews,
+        where dropout 0.1 overfits (``benchmarks/RESULTS.md``).
     max_epochs : int or "auto", default="auto"
         Training epochs per ``fit`` (fewer with ``early_stopping``). "auto"
         is 8 from scratch, 2 when fine-tuning a ``backbone`` and 30 when only
@@ -72,9 +70,8 @@ class TransformerTextClassifier(
     lr : float or "auto", default="auto"
         Learning rate of the AdamW optimizer. "auto" is 1e-3 from scratch,
         2e-5 when fine-tuning a ``backbone`` and 1e-2 when only its head
-        trains (``freeze_backbone=True``). On the fine-food reviews the
-        fine-tuning values reach 0.841 test accuracy and the frozen ones
-        0.779 (1e-3 for 20 epochs: 0.767); ``benchmarks/backbone_quality.py``.
+        trains (``freeze_backbone=True``): the values that measured best on
+        the fine-food reviews (``benchmarks/RESULTS.md``).
     lr_schedule : {"cosine", "constant"}, default="cosine"
         "cosine" decays the learning rate from ``lr`` towards 0 along a half
         cosine over each ``fit``'s ``max_epochs`` (batch by batch); "constant"

@@ -42,7 +42,8 @@ def test_run_all_only_replaces_the_named_section(tmp_path):
     output = tmp_path / "RESULTS.md"
     output.write_text(
         "# Benchmark results\n\n## Text quality\n\nkept as it was\n\n"
-        "## Pretrained backbone\n\nstale figures\n"
+        "## Pretrained backbone\n\nstale figures\n\n"
+        "## Quoted measurements\n\nhand-written\n"
     )
     done = run_all("--only", "backbone_quality", "--output", str(output))
     assert done.returncode == 0, done.stderr[-3000:]
@@ -51,6 +52,7 @@ def test_run_all_only_replaces_the_named_section(tmp_path):
     assert "stale figures" not in text
     assert "MiniLM-L6 fine-tuned (defaults)" in text
     assert "## Speed" not in text  # not run, and not in the old file
+    assert "## Quoted measurements\n\nhand-written" in text  # no script writes it
 
 
 def test_run_all_only_rejects_unknown_names(tmp_path):
