@@ -178,7 +178,9 @@ def passengers(quick, out_dir, figures):
     ]
 
     # Attention over the 24 lags of the last test window.
-    fig = plot_attention(reg, X_test, index=-1, feature_names=["passengers"])
+    fig = plot_attention(
+        reg, X_test, index=-1, feature_names=["passengers"], seasonal_lags=[12]
+    )
     fig.suptitle(
         "AirPassengers: attention over the 24 months before "
         f"{month_name(test_years[-1])}"

@@ -194,7 +194,9 @@ def passengers(quick, out_dir, figures):
     )
     save(fig, out_dir / "passengers_forecast.png", figures)
 
-    fig = plot_attention(reg, X_test, index=None, feature_names=["passengers"])
+    fig = plot_attention(
+        reg, X_test, index=None, feature_names=["passengers"], seasonal_lags=[12]
+    )
     fig.suptitle(
         f"AirPassengers: mean attention over the 24 lags ({n_test} test windows); "
         "t-12 is one year back"
@@ -327,6 +329,7 @@ def electricity(quick, out_dir, figures):
         X_test[evening],
         index=None,
         feature_names=["Demand (GW)", "Temperature (°C)", "WorkDay"],
+        seasonal_lags=[48],
     )
     fig.suptitle(
         f"elecdemand: mean attention over the {window} lags, {evening.sum()} test "

@@ -296,6 +296,19 @@ def test_early_stopping_watches_the_validation_score_by_default(kind, metric, ex
     assert records == [expected]
 
 
+# ------------------------------------------------------------------- house
+def test_the_base_declares_its_required_hooks():
+    # A subclass that leaves out a required hook cannot be made at all.
+    from sklearn_transformers._base import AttentionEstimatorBase
+
+    class Incomplete(AttentionEstimatorBase):
+        def _new_module(self):
+            return None
+
+    with pytest.raises(TypeError, match="_criterion.*_prepare_data.*_score"):
+        Incomplete()
+
+
 # ------------------------------------------------------------------ errors
 @pytest.mark.parametrize(
     "series", [np.arange(30.0), list(range(30)), pd.Series(range(30))]

@@ -79,6 +79,10 @@ def test_example_runs_in_quick_mode(script, tmp_path):
         "MPLBACKEND": "Agg",
         # One torch thread: several fight over busy cores (see conftest.py).
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+        # This checkout's package, not whichever one is installed.
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])
+        ),
     }
     command = [sys.executable, str(EXAMPLES / script), "--output-dir", str(out_dir)]
     if script == "demo.py":
