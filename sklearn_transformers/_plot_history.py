@@ -77,6 +77,8 @@ def draw_history(display, *, ax):
     score = display.score_name
     score_ax.set_title(score[0].upper() + score[1:], loc="left")
     n_epochs = display.n_epochs
+    if n_epochs is None:
+        n_epochs = max(len(display.train_loss[0]), len(display.valid_loss[0]))
     figure.suptitle(f"{display.estimator_name}: {n_epochs} epochs")
     if not display.has_validation:
         figure.supxlabel(NO_VALIDATION_NOTE, fontsize="small", color="0.3")
@@ -186,8 +188,6 @@ class HistoryDisplay:
             This display, with ``figure_``, ``ax_`` and ``axes_`` set.
         """
         import_pyplot("HistoryDisplay.plot")
-        if self.n_epochs is None:
-            self.n_epochs = max(len(self.train_loss[0]), len(self.valid_loss[0]))
         self.figure_, self.axes_ = draw_history(self, ax=ax)
         self.ax_ = self.axes_[0]
         return self
