@@ -70,8 +70,8 @@ class TransformerTextClassifier(
     lr : float or "auto", default="auto"
         Learning rate of the AdamW optimizer. "auto" is 1e-3 from scratch,
         2e-5 when fine-tuning a ``backbone`` and 1e-2 when only its head
-        trains (``freeze_backbone=True``): the values that measured best on
-        the fine-food reviews (``benchmarks/RESULTS.md``).
+        trains (``freeze_backbone=True``), chosen on the fine-food reviews
+        (``benchmarks/RESULTS.md``).
     lr_schedule : {"cosine", "constant"}, default="cosine"
         "cosine" decays the learning rate from ``lr`` towards 0 along a half
         cosine over each ``fit``'s ``max_epochs`` (batch by batch); "constant"
