@@ -54,6 +54,25 @@ __all__ = ["AttentionEstimatorBase", "FitPlan", "resolve_device"]
 # Samples per inference batch. Inference keeps no activations for backward,
 # so batches can be larger than in training; text batches are sorted by length.
 INFERENCE_BATCH_SIZE = 256
+# At most this many attention entries (batch x length^2) per inference batch,
+# so that long sequences get smaller batches: an attention map of 4 float32
+# heads then takes at most 256 MiB, whatever the length.
+ATTENTION_BUDGET = 2**24
+
+
+def _attention_bounded(batches, data):
+    """Split index arrays so that ``len(idx) * length**2 <= ATTENTION_BUDGET``.
+
+    ``length`` is a batch's longest document (data with lengths) or the
+    window (3-D dense data); other dense data is not split.
+    """
+    lengths = data.lengths
+    window = data.X.shape[1] if lengths is None and data.X.ndim == 3 else 1
+    for idx in batches:
+        length = int(lengths[idx].max()) if lengths is not None else window
+        rows = max(1, ATTENTION_BUDGET // max(1, length) ** 2)
+        for start in range(0, len(idx), rows):
+            yield idx[start : start + rows]
 
 
 def resolve_device(device):
@@ -296,21 +315,50 @@ class AttentionEstimatorBase(PersistenceMixin, BaseEstimator, ABC):
         all it is given (no early stopping) at the current learning rate (no
         schedule). ``options`` go to :meth:`_prepare_data`.
         The caller validates the parameters (``@_fit_context``).
+
+        A call that fails before training (invalid input, Ctrl-C while the
+        data is prepared) leaves the estimator exactly as it was. A failure
+        during training forgets a new fit (no half-fitted state); a continued
+        one keeps the model as trained so far, with ``history_`` and
+        ``n_iter_`` counting only its completed epochs.
         """
         continuing = incremental and hasattr(self, "module_")
         self._check_hyperparameters()
         if continuing:
             self._check_same_architecture()
         plan = self._plan(continuing=continuing, partial=partial)
-        try:
-            return self._train(X, y, sample_weight, plan, options)
-        except BaseException:  # KeyboardInterrupt too, outside the training loop
-            if not continuing:
-                self._forget_fit()  # a failed fit leaves no half-fitted state
-            raise
+        with self._fitting():
+            before = dict(self.__dict__)
+            try:
+                data, valid = self._validated_data(X, y, sample_weight, plan, options)
+            except BaseException:
+                self.__dict__.clear()
+                self.__dict__.update(before)
+                raise
+            rows_before = len(self.history_) if continuing else 0
+            try:
+                return self._train(data, valid, plan)
+            except BaseException:  # KeyboardInterrupt too, outside the training loop
+                if continuing:
+                    self._keep_completed_epochs(rows_before, plan)
+                else:
+                    self._forget_fit()  # a failed fit leaves no half-fitted state
+                raise
 
-    def _train(self, X, y, sample_weight, plan, options):
-        """The body of :meth:`_fit`: prepare the data, build or reuse, train."""
+    @contextmanager
+    def _fitting(self):
+        """Count running fits, so that inference can see one (:meth:`_run_module`)."""
+        self._fits_started = self.__dict__.get("_fits_started", 0) + 1
+        try:
+            yield
+        finally:
+            module = self.__dict__.get("module_")
+            if module is not None:
+                module.eval()  # also after a failed training
+            self._fits_finished = self.__dict__.get("_fits_finished", 0) + 1
+
+    def _validated_data(self, X, y, sample_weight, plan, options):
+        """Validate the input and fit the encoders: ``(data, valid)``."""
         if not plan.continuing:
             self._fitted_params = {
                 name: _plain(getattr(self, name)) for name in self._architecture_params
@@ -321,7 +369,18 @@ class AttentionEstimatorBase(PersistenceMixin, BaseEstimator, ABC):
         valid = None
         if plan.holdout:
             data, valid = self._holdout(data, plan.seed)
+        return data, valid
 
+    def _keep_completed_epochs(self, rows_before, plan):
+        """After a continued training failed: drop its unfinished history row."""
+        history = self.history_
+        required = ("train_loss", "valid_loss") if plan.holdout else ("train_loss",)
+        if len(history) > rows_before and not all(k in history[-1] for k in required):
+            del history[-1]
+        self.n_iter_ = len(history)
+
+    def _train(self, data, valid, plan):
+        """The training part of :meth:`_fit`: build or reuse the module, train."""
         with _seeded(plan.seed, plan.device):
             module = self.module_ if plan.continuing else self._build_module(data)
             self._configure_module(module)
@@ -503,20 +562,52 @@ class AttentionEstimatorBase(PersistenceMixin, BaseEstimator, ABC):
 
         ``module`` runs another module instead (during ``fit``). Returns a
         list of ``(indices, float32 CPU tensor)`` pairs, one per batch.
+        Batches of long sequences are smaller (see :data:`ATTENTION_BUDGET`).
+
+        Raises
+        ------
+        RuntimeError
+            If a fit of this estimator runs (in another thread) before or
+            while the batches run: its outputs could come from a module in
+            training mode (dropout) or from two different models.
         """
+        fits = None
         if module is None:
             check_is_fitted(self)
             module = self.module_
-        module.eval()
+            fits = self._check_no_fit_running()
+        if fits is None or module.training:  # no fit runs that would need it
+            module.eval()
         device = next(module.parameters()).device
         forward = getattr(module, method)
         batches = BatchIterator(data, batch_size, device=device)
         outputs = []
         with torch.inference_mode(), self._autocast(device):
-            for idx in batches.batch_indices():
+            for idx in _attention_bounded(batches.batch_indices(), data):
                 xb, _ = batches.batch(idx)
                 outputs.append((idx, forward(xb).float().cpu()))
+        if fits is not None and self.__dict__.get("_fits_started", 0) != fits:
+            self._check_no_fit_running(during=True)
         return outputs
+
+    def _fit_running(self):
+        return self.__dict__.get("_fits_started", 0) != self.__dict__.get(
+            "_fits_finished", 0
+        )
+
+    def _check_no_fit_running(self, during=False):
+        """The count of fits started so far; raise if one is running (or ran)."""
+        if during or self._fit_running():
+            raise RuntimeError(
+                f"This {type(self).__name__} was being trained (fit or "
+                "partial_fit, in another thread) while it was asked to "
+                "predict, so the result could mix training-mode (dropout) "
+                "outputs or two models; it was not returned. Training and "
+                "inference on one estimator at once are not supported: "
+                "predict from a copy (copy.deepcopy before training) or after "
+                "the fit returns. Concurrent inference alone is safe."
+            )
+        return self.__dict__.get("_fits_started", 0)
 
     def _run_module_dense(self, data, method, module=None):
         """Like :meth:`_run_module`, assembled into one array in input order."""
