@@ -1,7 +1,7 @@
 """Transformer and attention models behind the scikit-learn API."""
 
-from .text import TransformerTextClassifier
 from ._version import __version__
+from .text import TransformerTextClassifier
 from .timeseries import AttentionTimeSeriesRegressor, make_windows
 
 __all__ = [

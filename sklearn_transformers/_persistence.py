@@ -311,8 +311,6 @@ def _dumps(data):
     return json.dumps(data, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
 
 
-
-
 # ------------------------------------------------------------------- save
 def save_record(record, path, *, version):
     """Write ``record`` to ``path`` atomically; see the module docstring.
@@ -345,7 +343,10 @@ def save_record(record, path, *, version):
         "estimator": record.estimator,
         "library_version": version,
         "params": _dumps(
-            {name: encode(v, f"parameter {name!r}") for name, v in record.params.items()}
+            {
+                name: encode(v, f"parameter {name!r}")
+                for name, v in record.params.items()
+            }
         ),
         "fitted": _dumps(fitted),
         "optimizer": _dumps(optimizer),
@@ -477,9 +478,7 @@ class StoredTensors:
     def __init__(self, file, names):
         self._file = file
         self._names = names  # module name -> name in the file
-        self.shapes = {
-            name: file.tensors[stored][:2] for name, stored in names.items()
-        }
+        self.shapes = {name: file.tensors[stored][:2] for name, stored in names.items()}
 
     def read_into(self, state):
         """Copy every tensor into ``state`` (a ``state_dict()``, same keys)."""

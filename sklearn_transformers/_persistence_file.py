@@ -260,6 +260,4 @@ def _tensor_entry(model, name, entry):
 
 
 def _ints(values):
-    return isinstance(values, list) and all(
-        type(n) is int and n >= 0 for n in values
-    )
+    return isinstance(values, list) and all(type(n) is int and n >= 0 for n in values)

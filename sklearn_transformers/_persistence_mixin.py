@@ -252,7 +252,9 @@ class PersistenceMixin:
         }
         extras = self._persist_extra()
         if not isinstance(extras, dict):
-            raise TypeError(f"{type(self).__name__}._persist_extra() must return a dict.")
+            raise TypeError(
+                f"{type(self).__name__}._persist_extra() must return a dict."
+            )
         return ModelRecord(
             estimator=type(self).__name__,
             params=params,

@@ -14,9 +14,9 @@ from skorch.callbacks import Callback
 from sklearn_transformers import (
     AttentionTimeSeriesRegressor,
     TransformerTextClassifier,
+    _base,
     make_windows,
 )
-from sklearn_transformers import _base
 
 TEXT = dict(
     embed_dim=8,

@@ -219,4 +219,6 @@ def test_interrupt_before_training_propagates_and_leaves_no_half_fit():
         clf.set_params(tokenizer=tokenizer).fit(X, y)
     fitted = [name for name in before if name.endswith("_")]
     assert all(getattr(clf, name) is before[name] for name in fitted)
-    np.testing.assert_array_equal(clf.set_params(tokenizer=None).predict_proba(X), proba)
+    np.testing.assert_array_equal(
+        clf.set_params(tokenizer=None).predict_proba(X), proba
+    )
