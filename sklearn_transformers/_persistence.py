@@ -32,33 +32,25 @@ any earlier file whole. Reading is bounded: :mod:`._persistence_file` checks
 the layout and checksum before anything is decoded, decoded arrays may not
 outgrow the file, and module tensors are read straight into the module.
 
-The JSON encoding (:func:`encode` / :func:`decode`) keeps types exactly:
-tuples, dicts with non-str keys, numpy arrays and scalars (dtype and shape
-kept; numbers as their raw bytes, so floats are bit-exact), skorch
-``History``, non-finite floats, and text that UTF-8 cannot store (lone
-surrogates, as their code points) are written as objects tagged with
-``"__type__"``; everything else is plain JSON.
+The hyperparameters and fitted attributes are JSON in the encoding of
+:mod:`._persistence_json`, which keeps Python and numpy types exactly.
 """
 
-import base64
 import hashlib
 import json
-import math
 import os
-import re
 import secrets
 import stat
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
 
-import numpy as np
 import torch
 from safetensors.torch import save as save_tensors
-from skorch.history import History
 
 from . import _persistence_file
 from ._persistence_file import add_part, open_model_file, tensor_description
+from ._persistence_json import decode, dumps, encode, json_list
 
 __all__ = [
     "FORMAT",
@@ -74,12 +66,6 @@ __all__ = [
 FORMAT = "sklearn-transformers"
 FORMAT_VERSION = 1
 
-_TAG = "__type__"
-# numpy dtype kinds stored as raw bytes: bool, integers, floats, complex,
-# bytes, datetimes and timedeltas. Text ("U") is stored as a list of str,
-# object arrays element by element.
-_RAW_KINDS = frozenset("biufcSMm")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _MODULE = "module."
 _OPTIMIZER = "optimizer."
 _EXTRA = "extra."
@@ -129,188 +115,6 @@ class ModelRecord:
     source: str = ""
 
 
-# --------------------------------------------------------------- encoding
-def encode(value, where="value"):
-    """Turn ``value`` into JSON data that :func:`decode` turns back exactly.
-
-    Parameters
-    ----------
-    value : object
-        None, bool, int, float, str, list, tuple, dict, numpy array or
-        scalar, or skorch ``History``, nested in any way.
-    where : str, default="value"
-        What ``value`` is, for the error message.
-
-    Returns
-    -------
-    data : object
-        JSON-serialisable data.
-
-    Raises
-    ------
-    TypeError
-        If ``value`` holds an object of another type.
-    """
-    kind = type(value)
-    if value is None or kind in (bool, int):
-        return value
-    if kind is str:
-        if value.isascii() or not _SURROGATE.search(value):
-            return value
-        # Lone surrogates (from undecodable bytes) have no UTF-8 form.
-        return {_TAG: "str", "codes": [ord(c) for c in value]}
-    if kind is float:
-        if math.isfinite(value):
-            return value
-        return {_TAG: "float", "value": repr(value)}
-    if kind is list:
-        return [encode(item, where) for item in value]
-    if kind is tuple:
-        return {_TAG: "tuple", "items": [encode(item, where) for item in value]}
-    if kind is dict:
-        if _TAG not in value and all(_plain_key(key) for key in value):
-            return {key: encode(item, where) for key, item in value.items()}
-        return {
-            _TAG: "dict",
-            "items": [[encode(k, where), encode(v, where)] for k, v in value.items()],
-        }
-    if kind is History:
-        return {_TAG: "history", "items": encode(list(value), where)}
-    if kind is np.ndarray:
-        return _encode_array(value, where)
-    if isinstance(value, np.generic):
-        return {_TAG: "scalar", "value": _encode_array(np.asarray(value), where)}
-    raise TypeError(
-        f"{where} holds a {kind.__module__}.{kind.__qualname__} ({value!r:.80}), "
-        "which cannot be saved: only None, bool, int, float, str, list, tuple, "
-        "dict, numpy arrays and scalars, and skorch History can."
-    )
-
-
-def _encode_array(array, where):
-    dtype = array.dtype
-    head = {_TAG: "ndarray", "dtype": dtype.str, "shape": list(array.shape)}
-    if dtype.kind in _RAW_KINDS and not dtype.hasobject:
-        raw = np.ascontiguousarray(array).tobytes()
-        return {**head, "bytes": base64.b64encode(raw).decode("ascii")}
-    if dtype.kind == "U":
-        return {**head, "str": [encode(item, where) for item in array.ravel().tolist()]}
-    if dtype.kind == "O":
-        return {**head, "items": [encode(item, where) for item in array.ravel()]}
-    raise TypeError(
-        f"{where} holds a numpy array of dtype {dtype}, which cannot be saved."
-    )
-
-
-def _plain_key(key):
-    return type(key) is str and (key.isascii() or not _SURROGATE.search(key))
-
-
-def decode(data, budget=None):
-    """Inverse of :func:`encode`.
-
-    ``budget``: a one-element list holding the bytes that decoded numpy
-    arrays may still take (None: no limit); each array is charged before it
-    is allocated.
-
-    Raises
-    ------
-    ValueError
-        If ``data`` is not something :func:`encode` writes, or its arrays
-        would outgrow ``budget``.
-    """
-    decode_ = partial(decode, budget=budget)
-    if isinstance(data, list):
-        return [decode_(item) for item in data]
-    if not isinstance(data, dict):
-        if data is None or type(data) in (bool, int, float, str):
-            return data
-        raise ValueError(f"unexpected JSON value {data!r:.80}")
-    if _TAG not in data:
-        return {key: decode_(item) for key, item in data.items()}
-    tag = data[_TAG]
-    if tag == "str":
-        codes = _list(data["codes"])
-        if not all(type(c) is int and 0 <= c <= 0x10FFFF for c in codes):
-            raise ValueError("invalid code points in an encoded str")
-        return "".join(map(chr, codes))
-    if tag == "float":
-        value = data["value"]
-        if value not in ("nan", "inf", "-inf"):
-            raise ValueError(f"unexpected float {value!r:.80}")
-        return float(value)
-    if tag == "tuple":
-        return tuple(decode_(_list(data["items"])))
-    if tag == "dict":
-        return {decode_(k): decode_(v) for k, v in map(_pair, _list(data["items"]))}
-    if tag == "history":
-        return History(decode_(_list(data["items"])))
-    if tag == "ndarray":
-        return _decode_array(data, budget)
-    if tag == "scalar":
-        array = _decode_array(data["value"], budget)
-        if array.ndim or array.dtype.kind == "O":
-            raise ValueError("a numpy scalar must be a 0-d array of a numpy dtype")
-        return array[()]
-    raise ValueError(f"unknown {_TAG} {tag!r:.80}")
-
-
-def _decode_array(data, budget):
-    if not isinstance(data, dict) or data.get(_TAG) != "ndarray":
-        raise ValueError("expected an encoded numpy array")
-    if not isinstance(data["dtype"], str):
-        raise ValueError(f"invalid dtype {data['dtype']!r:.80}")
-    dtype = np.dtype(data["dtype"])
-    shape = tuple(_list(data["shape"]))
-    if not all(type(n) is int and n >= 0 for n in shape):
-        raise ValueError(f"invalid array shape {shape!r:.80}")
-    size = math.prod(shape)
-    _charge(budget, size * dtype.itemsize, dtype, shape)
-    if "bytes" in data and dtype.kind in _RAW_KINDS and not dtype.hasobject:
-        raw = base64.b64decode(data["bytes"], validate=True)
-        return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
-    if "str" in data and dtype.kind == "U":
-        items = [decode(item, budget) for item in _list(data["str"])]
-        if not all(type(item) is str for item in items) or len(items) != size:
-            raise ValueError("a text array must hold one str per element")
-        return np.array(items, dtype=dtype).reshape(shape)
-    if "items" in data and dtype.kind == "O":
-        items = [decode(item, budget) for item in _list(data["items"])]
-        array = np.empty(len(items), dtype=object)
-        for i, item in enumerate(items):  # item by item: lists stay objects
-            array[i] = item
-        return array.reshape(shape)
-    raise ValueError(f"invalid encoded array of dtype {dtype}")
-
-
-def _charge(budget, nbytes, dtype, shape):
-    """Take ``nbytes`` from ``budget`` before allocating them."""
-    if budget is None:
-        return
-    if nbytes > budget[0]:
-        raise ValueError(
-            f"an array of dtype {dtype} and shape {shape!r:.80} would take "
-            f"{nbytes:,} bytes, more than a file of this size can describe"
-        )
-    budget[0] -= nbytes
-
-
-def _list(value):
-    if not isinstance(value, list):
-        raise ValueError(f"expected a JSON list, got {value!r:.80}")
-    return value
-
-
-def _pair(value):
-    if len(_list(value)) != 2:
-        raise ValueError(f"expected a [key, value] pair, got {value!r:.80}")
-    return value
-
-
-def _dumps(data):
-    return json.dumps(data, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
-
-
 # ------------------------------------------------------------------- save
 def save_record(record, path, *, version):
     """Write ``record`` to ``path`` atomically; see the module docstring.
@@ -342,14 +146,14 @@ def save_record(record, path, *, version):
         "format_version": str(FORMAT_VERSION),
         "estimator": record.estimator,
         "library_version": version,
-        "params": _dumps(
+        "params": dumps(
             {
                 name: encode(v, f"parameter {name!r}")
                 for name, v in record.params.items()
             }
         ),
-        "fitted": _dumps(fitted),
-        "optimizer": _dumps(optimizer),
+        "fitted": dumps(fitted),
+        "optimizer": dumps(optimizer),
         **{_EXTRA + name: text for name, text in record.extras.items()},
     }
     _check_header(metadata, fitted, tensors)
@@ -371,7 +175,7 @@ def _check_header(metadata, fitted, tensors):
     size += 128 * (len(tensors) + 2)  # tensor entries, the sha256, braces
     if size <= _persistence_file.MAX_HEADER_BYTES:
         return
-    largest = max(fitted, key=lambda name: len(_dumps(fitted[name])), default="")
+    largest = max(fitted, key=lambda name: len(dumps(fitted[name])), default="")
     raise ValueError(
         f"The model's JSON state takes about {size:,} bytes, more than the "
         f"{_persistence_file.MAX_HEADER_BYTES:,} a safetensors header may hold; "
@@ -602,7 +406,7 @@ def _join_optimizer_state(data, tensors):
     """Inverse of :func:`_split_optimizer_state`."""
     if not isinstance(data, dict) or not isinstance(data["state"], dict):
         raise ValueError("the optimizer state must be a JSON object")
-    groups = _list(data["param_groups"])
+    groups = json_list(data["param_groups"])
     state = {}
     for index, entries in data["state"].items():
         if not isinstance(entries, dict):
@@ -623,7 +427,7 @@ def check_optimizer_state(state, module):
     groups = state["param_groups"]
     if not all(isinstance(group, dict) for group in groups):
         raise ValueError("invalid optimizer parameter groups")
-    indices = sorted(i for group in groups for i in _list(group["params"]))
+    indices = sorted(i for group in groups for i in json_list(group["params"]))
     if indices != list(range(len(shapes))) or not set(state["state"]) <= set(indices):
         raise ValueError("the optimizer state does not match the model's parameters")
     for index, entries in state["state"].items():
