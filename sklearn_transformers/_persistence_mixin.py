@@ -99,7 +99,10 @@ class PersistenceMixin:
         ----------
         path : str or path-like
             File to write (conventionally ending in ``.safetensors``); an
-            existing file is replaced.
+            existing file is replaced atomically: the file is written
+            under a temporary name in the same folder, synced to disk, then
+            renamed over ``path``, so a failed save (a full disk, Ctrl-C)
+            leaves the earlier file whole. A symbolic link is followed.
         include_optimizer : bool, default=True
             Also store the AdamW state (two tensors per weight), so that
             training after :meth:`load` continues exactly as it would have.
@@ -119,8 +122,14 @@ class PersistenceMixin:
         sklearn.exceptions.NotFittedError
             If the estimator is not fitted.
         ValueError
-            If a parameter needed for prediction is a callable (such as a
-            custom ``tokenizer``): code cannot be saved as data.
+            Before anything is written: if a hyperparameter is invalid (as
+            :meth:`load` would find it), a parameter needed for prediction is
+            a callable (such as a custom ``tokenizer``: code cannot be saved
+            as data), ``path`` is a directory, or the JSON state exceeds
+            safetensors' 100 MB header limit (the message names the largest
+            fitted attribute and what to do).
+        OSError
+            If writing fails; ``path`` is then as it was.
         TypeError
             If a fitted attribute or parameter holds an object that cannot be
             stored as data (the message names it).
@@ -184,9 +193,12 @@ class PersistenceMixin:
         ------
         ValueError
             If ``device`` is unavailable, or the file (named in the message)
-            is not a safetensors file, not an sklearn-transformers model file,
-            of a newer format, damaged or edited, or holds a model of another
-            estimator class.
+            is a directory or not a regular file (a FIFO, socket or device is
+            refused without reading), is not a safetensors file, not an
+            sklearn-transformers model file, of a newer format, damaged or
+            edited (checksum), holds sizes or ids its weights contradict, or
+            holds a model of another estimator class. Memory stays bounded
+            by about the file's size: sizes are checked before allocating.
 
         See Also
         --------
