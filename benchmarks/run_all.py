@@ -34,6 +34,7 @@ from pathlib import Path
 import _threads  # noqa: F401  (sets thread variables before numpy and torch load)
 import backbone_quality
 import memory
+import persistence
 import search
 import speed
 import text_quality
@@ -50,6 +51,7 @@ SECTIONS = (
     ("Pretrained backbone", backbone_quality, "backbone_quality.py"),
     ("Parallel search", search, "search.py"),
     ("Memory", memory, "memory.py"),
+    ("Persistence", persistence, "persistence.py"),
 )
 # The scripts with a --threads flag; timeseries_quality takes its threads from
 # the environment, and search varies them itself.

@@ -15,18 +15,9 @@ A subclass implements the abstract hooks of :class:`AttentionEstimatorBase`
 resolves the ``"auto"`` values, the device and the seed once, into a
 :class:`FitPlan` that the training path reads.
 
-Persistence hooks (defaults do nothing; override to store more state):
-
-- ``_persist_extra()``: a dict of named text blobs (str -> str) that ``save``
-  stores next to the fitted state, e.g. a configuration or tokenizer files;
-- ``_restore_extra(blobs)``: receives that dict on ``load``, after the
-  hyperparameters and fitted attributes are set and before ``_new_module()``;
-- ``_not_persisted``: instance attributes ``save`` leaves out (every other
-  attribute that is not a hyperparameter is saved, so new fitted attributes
-  need no change here; ``save`` raises ``TypeError`` naming one it cannot
-  store as data);
-- ``_training_only_params``: hyperparameters that ``save`` may store as None
-  (with a ``UserWarning``) when they hold objects that are not data.
+``save`` / ``load`` and pickling come from
+:class:`~._persistence_mixin.PersistenceMixin`, whose hooks are documented
+there.
 """
 
 import copy
@@ -56,13 +47,32 @@ from ._data import BatchIterator
 from ._fixes import Interval, StrOptions, _check_sample_weight
 from ._losses import SampleWeightedLoss
 from ._modules import Autocast
-from ._persistence import load_estimator, save_estimator
+from ._persistence_mixin import PersistenceMixin
 
 __all__ = ["AttentionEstimatorBase", "FitPlan", "resolve_device"]
 
 # Samples per inference batch. Inference keeps no activations for backward,
 # so batches can be larger than in training; text batches are sorted by length.
 INFERENCE_BATCH_SIZE = 256
+# At most this many attention entries (batch x length^2) per inference batch,
+# so that long sequences get smaller batches: an attention map of 4 float32
+# heads then takes at most 256 MiB, whatever the length.
+ATTENTION_BUDGET = 2**24
+
+
+def _attention_bounded(batches, data):
+    """Split index arrays so that ``len(idx) * length**2 <= ATTENTION_BUDGET``.
+
+    ``length`` is a batch's longest document (data with lengths) or the
+    window (3-D dense data); other dense data is not split.
+    """
+    lengths = data.lengths
+    window = data.X.shape[1] if lengths is None and data.X.ndim == 3 else 1
+    for idx in batches:
+        length = int(lengths[idx].max()) if lengths is not None else window
+        rows = max(1, ATTENTION_BUDGET // max(1, length) ** 2)
+        for start in range(0, len(idx), rows):
+            yield idx[start : start + rows]
 
 
 def resolve_device(device):
@@ -162,21 +172,12 @@ class FitPlan:
     holdout: bool
 
 
-class AttentionEstimatorBase(BaseEstimator, ABC):
+class AttentionEstimatorBase(PersistenceMixin, BaseEstimator, ABC):
     """Shared machinery of the package's estimators. Not for direct use."""
 
     # Parameters that shape the fitted model: a warm_start fit or partial_fit
     # must keep them, and inference uses their values from the first fit.
     _architecture_params = ("embed_dim", "num_heads", "num_layers", "ff_dim")
-
-    # Instance attributes that save() leaves out: the skorch net, and the
-    # module and optimizer state, which go into the file as tensors.
-    # _metadata_request is metadata-routing configuration, not fitted state.
-    _not_persisted = ("net_", "module_", "_loaded_optimizer_state", "_metadata_request")
-
-    # Parameters that only serve training: save() stores them as None (with a
-    # warning) when they hold objects rather than data.
-    _training_only_params = ("callbacks", "random_state")
 
     _parameter_constraints: dict = {
         "embed_dim": [Interval(Integral, 1, None, closed="left")],
@@ -314,21 +315,50 @@ class AttentionEstimatorBase(BaseEstimator, ABC):
         all it is given (no early stopping) at the current learning rate (no
         schedule). ``options`` go to :meth:`_prepare_data`.
         The caller validates the parameters (``@_fit_context``).
+
+        A call that fails before training (invalid input, Ctrl-C while the
+        data is prepared) leaves the estimator exactly as it was. A failure
+        during training forgets a new fit (no half-fitted state); a continued
+        one keeps the model as trained so far, with ``history_`` and
+        ``n_iter_`` counting only its completed epochs.
         """
         continuing = incremental and hasattr(self, "module_")
         self._check_hyperparameters()
         if continuing:
             self._check_same_architecture()
         plan = self._plan(continuing=continuing, partial=partial)
-        try:
-            return self._train(X, y, sample_weight, plan, options)
-        except BaseException:  # KeyboardInterrupt too, outside the training loop
-            if not continuing:
-                self._forget_fit()  # a failed fit leaves no half-fitted state
-            raise
+        with self._fitting():
+            before = dict(self.__dict__)
+            try:
+                data, valid = self._validated_data(X, y, sample_weight, plan, options)
+            except BaseException:
+                self.__dict__.clear()
+                self.__dict__.update(before)
+                raise
+            rows_before = len(self.history_) if continuing else 0
+            try:
+                return self._train(data, valid, plan)
+            except BaseException:  # KeyboardInterrupt too, outside the training loop
+                if continuing:
+                    self._keep_completed_epochs(rows_before, plan)
+                else:
+                    self._forget_fit()  # a failed fit leaves no half-fitted state
+                raise
 
-    def _train(self, X, y, sample_weight, plan, options):
-        """The body of :meth:`_fit`: prepare the data, build or reuse, train."""
+    @contextmanager
+    def _fitting(self):
+        """Count running fits, so that inference can see one (:meth:`_run_module`)."""
+        self._fits_started = self.__dict__.get("_fits_started", 0) + 1
+        try:
+            yield
+        finally:
+            module = self.__dict__.get("module_")
+            if module is not None:
+                module.eval()  # also after a failed training
+            self._fits_finished = self.__dict__.get("_fits_finished", 0) + 1
+
+    def _validated_data(self, X, y, sample_weight, plan, options):
+        """Validate the input and fit the encoders: ``(data, valid)``."""
         if not plan.continuing:
             self._fitted_params = {
                 name: _plain(getattr(self, name)) for name in self._architecture_params
@@ -339,7 +369,18 @@ class AttentionEstimatorBase(BaseEstimator, ABC):
         valid = None
         if plan.holdout:
             data, valid = self._holdout(data, plan.seed)
+        return data, valid
 
+    def _keep_completed_epochs(self, rows_before, plan):
+        """After a continued training failed: drop its unfinished history row."""
+        history = self.history_
+        required = ("train_loss", "valid_loss") if plan.holdout else ("train_loss",)
+        if len(history) > rows_before and not all(k in history[-1] for k in required):
+            del history[-1]
+        self.n_iter_ = len(history)
+
+    def _train(self, data, valid, plan):
+        """The training part of :meth:`_fit`: build or reuse the module, train."""
         with _seeded(plan.seed, plan.device):
             module = self.module_ if plan.continuing else self._build_module(data)
             self._configure_module(module)
@@ -515,169 +556,58 @@ class AttentionEstimatorBase(BaseEstimator, ABC):
             return self.net_.optimizer_.state_dict()
         return getattr(self, "_loaded_optimizer_state", None)
 
-    # ---------------------------------------------------------- persistence
-    def __getstate__(self):
-        # Pickle (and joblib, deepcopy) keep the module and the optimizer
-        # state once each, not the skorch net: the net pickles its module and
-        # optimizer again in a separate buffer, which for a fine-tuned
-        # backbone made the pickle several times the size of the weights. As after
-        # load, the unpickled estimator has no net_ until it trains again and
-        # continues from the same optimizer state.
-        state = super().__getstate__()
-        net = state.pop("net_", None)
-        if net is not None:
-            state["_loaded_optimizer_state"] = net.optimizer_.state_dict()
-        return state
-
-    def save(self, path, *, include_optimizer=True):
-        """Save the fitted estimator to one file, without pickle.
-
-        The file is a safetensors file: the weights and the optimizer state as
-        tensors, and the hyperparameters and fitted attributes as JSON in its
-        header, with a SHA-256 checksum over both. :meth:`load` reads it back
-        without running any code stored in it, so a file from someone else is
-        safe to load (unlike pickle or joblib).
-
-        Parameters
-        ----------
-        path : str or path-like
-            File to write (conventionally ending in ``.safetensors``); an
-            existing file is replaced.
-        include_optimizer : bool, default=True
-            Also store the AdamW state (two tensors per weight), so that
-            training after :meth:`load` continues exactly as it would have.
-            False writes about a third of the bytes, which suits handing a
-            fine-tuned model over for prediction; training after loading it
-            then starts the optimizer's moving averages afresh.
-
-        Warns
-        -----
-        UserWarning
-            When ``callbacks`` or a ``RandomState`` instance ``random_state``
-            are set: they only serve training, are not data, and are saved
-            as None.
-
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the estimator is not fitted.
-        ValueError
-            If a parameter needed for prediction is a callable (such as a
-            custom ``tokenizer``): code cannot be saved as data.
-        TypeError
-            If a fitted attribute or parameter holds an object that cannot be
-            stored as data (the message names it).
-
-        See Also
-        --------
-        load : Read a saved estimator back.
-
-        Examples
-        --------
-        >>> import os, tempfile
-        >>> from sklearn_transformers import TransformerTextClassifier
-        >>> X = ["good movie", "great film", "bad movie", "awful film"] * 4
-        >>> y = ["pos", "pos", "neg", "neg"] * 4
-        >>> clf = TransformerTextClassifier(embed_dim=8, num_heads=2, num_layers=1,
-        ...                                 ff_dim=16, max_epochs=2, random_state=0)
-        >>> clf = clf.fit(X, y)
-        >>> path = os.path.join(tempfile.mkdtemp(), "clf.safetensors")
-        >>> clf.save(path)
-        >>> loaded = TransformerTextClassifier.load(path)
-        >>> bool((loaded.predict_proba(X) == clf.predict_proba(X)).all())
-        True
-        """
-        check_is_fitted(self)
-        from . import __version__
-
-        save_estimator(
-            self, path, version=__version__, include_optimizer=include_optimizer
-        )
-
-    @classmethod
-    def load(cls, path, *, device="cpu"):
-        """Load an estimator saved with :meth:`save`.
-
-        Reads data only (no pickle, no ``torch.load``) and checks the file's
-        checksum. The loaded estimator predicts exactly as the saved one did
-        and can train on: ``partial_fit`` and ``warm_start`` fits continue
-        from the saved weights, optimizer state and ``history_``, and
-        ``n_iter_`` keeps counting. It has no ``net_`` until it trains again.
-
-        Parameters
-        ----------
-        path : str or path-like
-            File written by :meth:`save`.
-        device : str or torch.device, default="cpu"
-            Where to place the weights: a model saved on a GPU loads on the
-            CPU by default. The loaded estimator's ``device`` parameter is set
-            to this value, not to the saved one. Callbacks and a
-            ``RandomState`` ``random_state`` were saved as None.
-
-        Returns
-        -------
-        estimator : object
-            A fitted estimator of this class.
-
-        Raises
-        ------
-        ValueError
-            If ``device`` is unavailable, or the file (named in the message)
-            is not a safetensors file, not an sklearn-transformers model file,
-            of a newer format, damaged or edited, or holds a model of another
-            estimator class.
-
-        See Also
-        --------
-        save : Save a fitted estimator.
-
-        Examples
-        --------
-        >>> import os, tempfile
-        >>> import numpy as np
-        >>> from sklearn_transformers import AttentionTimeSeriesRegressor, make_windows
-        >>> X, y = make_windows(np.sin(np.arange(60) / 3), window=8)
-        >>> reg = AttentionTimeSeriesRegressor(embed_dim=8, num_heads=2, num_layers=1,
-        ...                                    ff_dim=16, max_epochs=2, random_state=0)
-        >>> reg = reg.fit(X, y)
-        >>> path = os.path.join(tempfile.mkdtemp(), "reg.safetensors")
-        >>> reg.save(path)
-        >>> loaded = AttentionTimeSeriesRegressor.load(path, device="cpu")
-        >>> bool((loaded.predict(X) == reg.predict(X)).all())
-        True
-        >>> loaded.partial_fit(X, y).n_iter_
-        3
-        """
-        map_location = resolve_device(device)
-        return load_estimator(cls, path, device=device, map_location=map_location)
-
-    def _persist_extra(self):
-        """Named text blobs (str -> str) that :meth:`save` stores; none here."""
-        return {}
-
-    def _restore_extra(self, blobs):
-        """Receive :meth:`_persist_extra`'s blobs on :meth:`load`; no-op here."""
-
     # ------------------------------------------------------------ inference
     def _run_module(self, data, method, batch_size=INFERENCE_BATCH_SIZE, module=None):
         """Run ``module_.<method>`` batch by batch under ``inference_mode``.
 
         ``module`` runs another module instead (during ``fit``). Returns a
         list of ``(indices, float32 CPU tensor)`` pairs, one per batch.
+        Batches of long sequences are smaller (see :data:`ATTENTION_BUDGET`).
+
+        Raises
+        ------
+        RuntimeError
+            If a fit of this estimator runs (in another thread) before or
+            while the batches run: its outputs could come from a module in
+            training mode (dropout) or from two different models.
         """
+        fits = None
         if module is None:
             check_is_fitted(self)
             module = self.module_
-        module.eval()
+            fits = self._check_no_fit_running()
+        if fits is None or module.training:  # no fit runs that would need it
+            module.eval()
         device = next(module.parameters()).device
         forward = getattr(module, method)
         batches = BatchIterator(data, batch_size, device=device)
         outputs = []
         with torch.inference_mode(), self._autocast(device):
-            for idx in batches.batch_indices():
+            for idx in _attention_bounded(batches.batch_indices(), data):
                 xb, _ = batches.batch(idx)
                 outputs.append((idx, forward(xb).float().cpu()))
+        if fits is not None and self.__dict__.get("_fits_started", 0) != fits:
+            self._check_no_fit_running(during=True)
         return outputs
+
+    def _fit_running(self):
+        return self.__dict__.get("_fits_started", 0) != self.__dict__.get(
+            "_fits_finished", 0
+        )
+
+    def _check_no_fit_running(self, during=False):
+        """The count of fits started so far; raise if one is running (or ran)."""
+        if during or self._fit_running():
+            raise RuntimeError(
+                f"This {type(self).__name__} was being trained (fit or "
+                "partial_fit, in another thread) while it was asked to "
+                "predict, so the result could mix training-mode (dropout) "
+                "outputs or two models; it was not returned. Training and "
+                "inference on one estimator at once are not supported: "
+                "predict from a copy (copy.deepcopy before training) or after "
+                "the fit returns. Concurrent inference alone is safe."
+            )
+        return self.__dict__.get("_fits_started", 0)
 
     def _run_module_dense(self, data, method, module=None):
         """Like :meth:`_run_module`, assembled into one array in input order."""

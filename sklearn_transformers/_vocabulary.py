@@ -162,8 +162,10 @@ def build_vocabulary(token_lists, *, max_len, min_df=1, max_features=None):
     """
     indexer = _Indexer()
     pieces, length_parts = [], []
-    term_freq = np.zeros(0, dtype=np.int64)
-    doc_freq = np.zeros(0, dtype=np.int64)
+    # Document frequencies, in an array whose capacity doubles as token types
+    # appear: a chunk's work is then proportional to its own tokens, not to
+    # the vocabulary so far (term frequencies are counted once, at the end).
+    doc_freq = np.zeros(1024, dtype=np.int64)
     for chunk, lengths in _chunks(token_lists, max_len):
         kept = np.minimum(lengths, max_len)
         provisional = np.fromiter(
@@ -172,21 +174,25 @@ def build_vocabulary(token_lists, *, max_len, min_df=1, max_features=None):
             count=int(kept.sum()),
         )
         n_types = len(indexer)
-        term_freq = _grown(term_freq, n_types)
-        term_freq += np.bincount(provisional, minlength=n_types)
         # Document frequency: count each (document, token) pair once. Sorting
         # and comparing neighbours is faster here than np.unique's hashing.
         doc_of_token = np.repeat(np.arange(len(chunk), dtype=np.int64), kept)
         pairs = np.sort(doc_of_token * n_types + provisional)
         first = np.ones(len(pairs), dtype=bool)
         first[1:] = pairs[1:] != pairs[:-1]
-        doc_freq = _grown(doc_freq, n_types)
-        doc_freq += np.bincount(pairs[first] % n_types, minlength=n_types)
+        types, n_docs_with = np.unique(pairs[first] % n_types, return_counts=True)
+        if n_types > len(doc_freq):
+            doc_freq = _grown(doc_freq, max(n_types, 2 * len(doc_freq)))
+        doc_freq[types] += n_docs_with
         pieces.append(provisional.astype(np.int32))
         length_parts.append(lengths)
     lengths = np.concatenate(length_parts) if length_parts else np.zeros(0, np.int64)
     n_docs = len(lengths)
     n_types = len(indexer)
+    provisional = np.concatenate(pieces) if pieces else np.zeros(0, np.int32)
+    del pieces
+    term_freq = np.bincount(provisional, minlength=n_types)
+    doc_freq = doc_freq[:n_types]
 
     min_count = min_df if isinstance(min_df, (int, np.integer)) else min_df * n_docs
     words = np.array(list(indexer), dtype=object)
@@ -213,8 +219,6 @@ def build_vocabulary(token_lists, *, max_len, min_df=1, max_features=None):
     )
     remap = np.full(n_types, UNK_ID, dtype=np.int64)
     remap[chosen] = np.arange(start, start + len(chosen))
-    provisional = np.concatenate(pieces) if pieces else np.zeros(0, np.int32)
-    del pieces
     ids, offsets = _with_cls(remap[provisional], np.minimum(lengths, max_len))
     return vocabulary, ids, offsets, int((lengths > max_len).sum())
 

@@ -209,6 +209,12 @@ class TransformerTextClassifier(
     with one, so parallel fits do not oversubscribe the cores (README,
     "Threads").
 
+    Inference from several threads at once is safe. Inference that overlaps
+    a ``fit`` or ``partial_fit`` of the same estimator in another thread
+    raises ``RuntimeError`` rather than return outputs of a model in training
+    mode (dropout); predict from a copy (``copy.deepcopy``) meanwhile. A fit
+    that fails input validation leaves the estimator as it was.
+
     Examples
     --------
     >>> from sklearn_transformers import TransformerTextClassifier
@@ -495,6 +501,29 @@ class TransformerTextClassifier(
             config=getattr(self, "backbone_config_", None),
             lowercase=self.lowercase,
         )
+
+    def _check_restored(self, module):
+        # Token ids index the embedding table, and attention_weights sizes an
+        # array by the largest id: a file's ids must lie inside the table.
+        vocabulary = self.vocabulary_
+        if not isinstance(vocabulary, dict) or not all(
+            type(token) is str and type(i) is int for token, i in vocabulary.items()
+        ):
+            raise ValueError("vocabulary_ must map str tokens to int ids")
+        ids = sorted(vocabulary.values())
+        config = getattr(self, "backbone_config_", None)
+        size = len(ids) if config is None else config.get("vocab_size", len(ids))
+        if ids != sorted(set(ids)) or (ids and (ids[0] < 0 or ids[-1] >= size)):
+            raise ValueError(
+                f"vocabulary_ ids must be distinct and in [0, {size}), the rows "
+                "of the embedding table"
+            )
+
+    def _restored_layer_counts(self):
+        config = getattr(self, "backbone_config_", None)
+        if config is None:
+            return super()._restored_layer_counts()
+        return [v for k, v in config.items() if k.endswith("layers")]
 
     def _configure_module(self, module):
         self.text_encoder_.configure(module, frozen=self.freeze_backbone)

@@ -195,6 +195,12 @@ class AttentionTimeSeriesRegressor(
     with one, so parallel fits do not oversubscribe the cores (README,
     "Threads").
 
+    Inference from several threads at once is safe. Inference that overlaps
+    a ``fit`` or ``partial_fit`` of the same estimator in another thread
+    raises ``RuntimeError`` rather than return outputs of a model in training
+    mode (dropout); predict from a copy (``copy.deepcopy``) meanwhile. A fit
+    that fails input validation leaves the estimator as it was.
+
     Examples
     --------
     >>> import numpy as np

@@ -204,15 +204,21 @@ def test_interrupt_history_is_plottable():
 
 
 def test_interrupt_before_training_propagates_and_leaves_no_half_fit():
-    # Ctrl-C while tokenizing: nothing to keep, so the interrupt propagates,
-    # and a refit does not leave the new vocabulary next to the old model.
+    # Ctrl-C while tokenizing: nothing new to keep, so the interrupt
+    # propagates, and the refit leaves the earlier model exactly as it was
+    # (not the new vocabulary next to the old module).
     Estimator, params, X, y, _ = _text_problem()
     clf = Estimator(**params, max_epochs=1).fit(X, y)
+    before = dict(vars(clf))
+    proba = clf.predict_proba(X)
 
     def tokenizer(text):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         clf.set_params(tokenizer=tokenizer).fit(X, y)
-    assert not hasattr(clf, "vocabulary_")
-    assert not hasattr(clf, "module_")
+    fitted = [name for name in before if name.endswith("_")]
+    assert all(getattr(clf, name) is before[name] for name in fitted)
+    np.testing.assert_array_equal(
+        clf.set_params(tokenizer=None).predict_proba(X), proba
+    )

@@ -272,3 +272,35 @@ def test_fit_never_crashes_on_arbitrary_small_corpora(
     assert clf.n_iter_ == 1
     assert np.isfinite(clf.history_[-1, "train_loss"])
     _check_predictions(clf, documents)
+
+
+def test_vocabulary_work_per_chunk_does_not_grow_with_the_vocabulary(monkeypatch):
+    # Each chunk of documents brings new words. Counting them must cost in
+    # proportion to the chunk, not to the vocabulary so far (which made
+    # building over millions of distinct tokens grow faster than linearly):
+    # the memory a chunk allocates and frees again measures that work.
+    import tracemalloc
+
+    from sklearn_transformers import _vocabulary
+
+    chunk, n_chunks, words_per_doc = 8, 400, 5
+    monkeypatch.setattr(_vocabulary, "CHUNK_SIZE", chunk)
+    transient = []
+
+    def documents():
+        for i in range(chunk * n_chunks):
+            if i % chunk == 0:  # the previous chunk is done: read its peak
+                current, peak = tracemalloc.get_traced_memory()
+                transient.append(peak - current)
+                tracemalloc.reset_peak()
+            yield [f"w{i}_{j}" for j in range(words_per_doc)]
+
+    tracemalloc.start()
+    try:
+        vocabulary, *_ = build_vocabulary(documents(), max_len=words_per_doc)
+    finally:
+        tracemalloc.stop()
+    assert len(vocabulary) == 3 + chunk * n_chunks * words_per_doc
+    late = sorted(transient[n_chunks // 2 :])
+    # 16,000 types by then: a pass over per-type counts would free 128 kB.
+    assert late[len(late) // 2] < 24_000, late[len(late) // 2]
