@@ -51,6 +51,7 @@ from skorch.helper import predefined_split
 from skorch.utils import noop
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
+from . import _distributed
 from ._callbacks import EpochScore, PlainPrintLog, TrimHeap, close_interrupted_fit
 from ._data import BatchIterator
 from ._fixes import Interval, StrOptions, _check_sample_weight
@@ -293,6 +294,7 @@ class AttentionEstimatorBase(BaseEstimator, ABC):
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         if continuing:
             seed = (seed + 7919 * self.n_iter_) % np.iinfo(np.int32).max
+        seed = _distributed.shared_seed(seed)  # data parallel: rank 0's seed
         max_epochs = self._resolved("max_epochs")
         return FitPlan(
             continuing=continuing,
@@ -300,7 +302,7 @@ class AttentionEstimatorBase(BaseEstimator, ABC):
             epochs=1 if partial else max_epochs,
             max_epochs=max_epochs,
             lr=self._resolved("lr"),
-            device=resolve_device(self.device),
+            device=_distributed.rank_device(resolve_device(self.device)),
             seed=seed,
             holdout=self.early_stopping and not partial,
         )
@@ -336,6 +338,7 @@ class AttentionEstimatorBase(BaseEstimator, ABC):
         data = self._prepare_data(
             X, y, sample_weight, reset=not plan.continuing, **options
         )
+        _distributed.check_same_data(len(data), self.batch_size)
         valid = None
         if plan.holdout:
             data, valid = self._holdout(data, plan.seed)
@@ -387,9 +390,12 @@ class AttentionEstimatorBase(BaseEstimator, ABC):
         return nullcontext()
 
     def _for_training(self, module, plan):
-        """``module`` as the training loop runs it (under autocast if asked)."""
+        """``module`` as the training loop runs it (under autocast if asked;
+        in ``DistributedDataParallel`` inside a process group)."""
         if self.precision == "bfloat16":
-            return Autocast(module, plan.device.type, torch.bfloat16)
+            module = Autocast(module, plan.device.type, torch.bfloat16)
+        if _distributed.world() is not None:
+            module = _distributed.data_parallel(module, plan.device)
         return module
 
     def _check_same_architecture(self):
@@ -442,6 +448,13 @@ class AttentionEstimatorBase(BaseEstimator, ABC):
             criterion_kwargs = {"loss": criterion, **criterion_kwargs}
             criterion = SampleWeightedLoss
         device = plan.device
+        iterator_train, sharding = BatchIterator, {}
+        if (group := _distributed.world()) is not None:
+            iterator_train = _distributed.ShardedBatchIterator
+            sharding = {
+                "iterator_train__rank": group[0],
+                "iterator_train__world_size": group[1],
+            }
         return NeuralNet(
             module=module,
             criterion=criterion,
@@ -449,7 +462,7 @@ class AttentionEstimatorBase(BaseEstimator, ABC):
             lr=plan.lr,
             max_epochs=plan.epochs,
             batch_size=self.batch_size,
-            iterator_train=BatchIterator,
+            iterator_train=iterator_train,
             iterator_valid=BatchIterator,
             dataset=SkorchDataset,
             train_split=None if valid is None else predefined_split(valid),
@@ -470,6 +483,7 @@ class AttentionEstimatorBase(BaseEstimator, ABC):
             iterator_valid__shuffle=False,
             iterator_valid__device=device,
             **{f"criterion__{k}": v for k, v in criterion_kwargs.items()},
+            **sharding,
         )
 
     def _callbacks(self, data, valid, plan):
@@ -478,6 +492,8 @@ class AttentionEstimatorBase(BaseEstimator, ABC):
             ("epoch_score", EpochScore(type(self)._score)),
             ("trim_heap", TrimHeap()),
         ]
+        if _distributed.world() is not None:
+            callbacks.append(("average_over_ranks", _distributed.AverageOverRanks()))
         if self.lr_schedule == "cosine" and not plan.partial:
             steps = plan.epochs * -(-len(data) // self.batch_size)
             scheduler = LRScheduler(
@@ -588,6 +604,8 @@ class AttentionEstimatorBase(BaseEstimator, ABC):
         True
         """
         check_is_fitted(self)
+        if not _distributed.is_main_process():
+            return  # data-parallel training: rank 0 writes the file
         from . import __version__
 
         save_estimator(
