@@ -8,11 +8,15 @@ The one command::
 
 Runs every script in ``SECTIONS`` one after another in this process (never in
 parallel: they time themselves; ``search`` starts its own worker processes and
-times them; ``memory`` starts a fresh subprocess per size), captures the markdown each prints and writes one section per
+times them; ``memory`` starts a fresh subprocess per size; ``score_at_scale``
+starts Dask clusters of 1 and 2 workers), captures the markdown each prints and writes one section per
 script, each stamped with its own date and commit, under a header naming the
 machine and the command. ``--only`` reruns the named scripts and replaces
 their sections in the existing results file, keeping the others as they were
-(with their own stamps). ``--quick`` and ``--threads`` are passed
+(with their own stamps). The ``ON_REQUEST`` scripts run only when ``--only``
+names them: ``keras_seed`` (creates a TensorFlow environment from the package
+registry on first use) and ``gpu`` (needs a CUDA device); a full run keeps
+their sections as they were. ``--quick`` and ``--threads`` are passed
 through; ``timeseries_quality`` takes its thread count from the environment
 that ``_threads`` sets, and ``search`` sets the threads of each variant it
 times. A full run writes ``benchmarks/RESULTS.md`` unless ``--output`` says
@@ -35,6 +39,7 @@ import backbone_quality
 import gpu
 import keras_seed
 import memory
+import score_at_scale
 import search
 import speed
 import text_quality
@@ -51,6 +56,7 @@ SECTIONS = (
     ("Pretrained backbone", backbone_quality, "backbone_quality.py"),
     ("Parallel search", search, "search.py"),
     ("Memory", memory, "memory.py"),
+    ("Scoring at scale", score_at_scale, "score_at_scale.py"),
 )
 # Sections run only when named in --only, never in a full or quick run: they
 # need what CI does not have (keras_seed: the package registry, to create its
@@ -181,11 +187,8 @@ def main(argv=None):
     parts = [header(args)]
     for title, module, script in SECTIONS + ON_REQUEST:
         name = script.removesuffix(".py")
-        requested = (
-            name in only
-            if only is not None
-            else (module, title, script) not in ON_REQUEST
-        )
+        on_request = any(script == other for _, _, other in ON_REQUEST)
+        requested = name in only if only is not None else not on_request
         if not requested:
             if title in kept:
                 parts.append(kept[title])

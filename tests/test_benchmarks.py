@@ -15,6 +15,7 @@ SECTIONS = (
     "## Pretrained backbone",
     "## Parallel search",
     "## Memory",
+    "## Scoring at scale",
 )
 
 
@@ -39,6 +40,10 @@ def test_run_all_quick_writes_every_section(tmp_path):
     assert "| model | test accuracy |" in text
     assert "### Training overhead" in text
     assert "| variant | processes x torch threads | search s |" in text
+    assert "| Dask, 2 worker(s) x 1 thread | 2,000 |" in text
+    # On request only: they need the package registry or a GPU.
+    assert "## Against the seed's Keras model" not in text
+    assert "## GPU" not in text
 
 
 def test_run_all_only_replaces_the_named_section(tmp_path):
