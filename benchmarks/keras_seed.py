@@ -27,7 +27,10 @@ not part of ``run_all.py``'s full or quick runs (CI never needs TensorFlow);
 ``python benchmarks/run_all.py --only keras_seed`` runs it and rewrites its
 section.
 
-Run: ``python benchmarks/keras_seed.py [--quick] [--repeats 3]``
+Each process's result is kept in ``benchmarks/output/keras_seed_runs.jsonl``
+(gitignored), so an interrupted run resumes; ``--fresh`` measures anew.
+
+Run: ``python benchmarks/keras_seed.py [--quick] [--repeats 3] [--fresh]``
 """
 
 import argparse
@@ -45,6 +48,7 @@ from _common import load_reviews, machine_line, markdown_table, median
 
 HERE = Path(__file__).resolve().parent
 VENV = HERE / "output" / "keras-venv"
+RUNS = HERE / "output" / "keras_seed_runs.jsonl"  # results kept for resuming
 KERAS_PACKAGES = ("tensorflow-cpu==2.21.0", "keras==3.15.1")
 MAX_LEN = 256  # TransformerTextClassifier's max_len="auto" from scratch
 EPOCHS = 8  # its max_epochs="auto" from scratch
@@ -123,6 +127,27 @@ def run_child(command):
     if done.returncode != 0:
         raise RuntimeError(f"{command[:2]} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def cached_run(key, command, fresh=False):
+    """The result of ``command``, run now or kept from an earlier run.
+
+    A full run takes hours on a busy machine, so each process's result is
+    appended to ``RUNS`` (one JSON line, with its model, seed, epochs and
+    training size) and an interrupted run resumes where it stopped. The
+    package's code and the Keras environment must not change in between;
+    ``--fresh`` measures everything again.
+    """
+    if not fresh and RUNS.exists():
+        for line in RUNS.read_text().splitlines():
+            record = json.loads(line)
+            if record["key"] == key:
+                return record["result"]
+    result = run_child(command)
+    RUNS.parent.mkdir(parents=True, exist_ok=True)
+    with RUNS.open("a") as runs:
+        runs.write(json.dumps({"key": key, "result": result}) + "\n")
+    return result
 
 
 def ours_command(directory, seed, epochs, quick):
@@ -213,6 +238,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     parser.add_argument("--repeats", type=int, default=3, help="seeds per model")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help=f"ignore the runs kept in {RUNS.relative_to(HERE.parent)}",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--epochs", type=int, default=EPOCHS, help=argparse.SUPPRESS)
@@ -241,7 +271,8 @@ def main(argv=None):
                     if sizes is None
                     else keras_command(python, directory, seed, epochs, sizes)
                 )
-                runs[name].append(run_child(command))
+                key = {"model": name, "seed": seed, "epochs": epochs, "n": n_train}
+                runs[name].append(cached_run(key, command, fresh=args.fresh))
                 print(f"{name}, seed {seed}: {runs[name][-1]}", file=sys.stderr)
 
     rows = {name: summary(name, runs[name]) for name in names}
