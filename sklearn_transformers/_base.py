@@ -13,7 +13,9 @@ A subclass implements the abstract hooks of :class:`AttentionEstimatorBase`
 ``_build_module``, ``_configure_module``, ``_training_view``,
 ``_check_hyperparameters``); each is documented where it is declared. A fit
 resolves the ``"auto"`` values, the device and the seed once, into a
-:class:`FitPlan` that the training path reads.
+:class:`FitPlan` that the training path reads. Inside a ``torch.distributed``
+process group, the helpers of :mod:`._distributed` make the fit data-parallel
+(shared seed, sharded batches, ``DistributedDataParallel``, rank 0 saves).
 
 Persistence hooks (defaults do nothing; override to store more state):
 
@@ -587,6 +589,12 @@ class AttentionEstimatorBase(BaseEstimator, ABC):
         See Also
         --------
         load : Read a saved estimator back.
+
+        Notes
+        -----
+        Inside a ``torch.distributed`` process group of several processes
+        (data-parallel training, see :mod:`._distributed`), only rank 0
+        writes the file; the other ranks return without writing.
 
         Examples
         --------
