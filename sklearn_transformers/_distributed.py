@@ -20,8 +20,8 @@ and the estimator trains one model together:
   set for early stopping is not split, so its score agrees too;
 - only rank 0 writes files in ``save``.
 
-Nothing here knows about scikit-learn or skorch's estimators; the estimator
-base calls these helpers at its hooks.
+Nothing here knows the estimators (only skorch's callback interface); the
+estimator base calls these helpers at its hooks.
 """
 
 import os
@@ -87,10 +87,10 @@ def rank_device(device):
 
 
 def check_same_data(n_samples, batch_size):
-    """Raise ``ValueError`` unless every rank has ``n_samples`` training samples.
+    """Raise ``ValueError`` unless every rank has as many training samples.
 
-    Called on every rank with the same arguments it gives the others, so that
-    all ranks raise together rather than some waiting forever.
+    Every rank gathers every rank's count and checks the same things, so all
+    ranks raise together rather than some waiting forever for the others.
     """
     group = world()
     if group is None:
