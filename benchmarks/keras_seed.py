@@ -142,7 +142,7 @@ def cached_run(key, command, fresh=False):
         for line in RUNS.read_text().splitlines():
             record = json.loads(line)
             if record["key"] == key:
-                return record["result"]
+                return dict(record["result"], kept=True)
     result = run_child(command)
     RUNS.parent.mkdir(parents=True, exist_ok=True)
     with RUNS.open("a") as runs:
@@ -314,6 +314,14 @@ def main(argv=None):
         "Peak MiB is each process's VmHWM.\n"
     )
     print("\n".join(f"- {line}" for line in lines))
+    kept = sum(run.get("kept", False) for name in names for run in runs[name])
+    if kept:
+        print(
+            f"\n{kept} of {repeats * len(names)} runs were read from "
+            f"`{RUNS.relative_to(HERE.parent)}`, measured by an earlier, "
+            "interrupted run of this script (the section's seconds do not "
+            "include them)."
+        )
 
 
 if __name__ == "__main__":
