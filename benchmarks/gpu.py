@@ -186,7 +186,8 @@ def main(argv=None):
         print(
             f"No CUDA device on this machine (torch {torch.__version__}, "
             "torch.cuda.is_available() is False): the GPU benchmark and the "
-            "CUDA tests did not run."
+            "CUDA tests did not run. On a machine with one: "
+            "`python benchmarks/run_all.py --only gpu`."
         )
         return
     device = torch.device("cuda" if has_cuda else "cpu")

@@ -145,7 +145,9 @@ def main(argv=None):
         "run per row. The machine was shared with other jobs while this ran, "
         "so wall-clock figures (and the gain from a second worker on 2 cores) "
         "understate what idle cores give; documents per CPU second are the "
-        "steadier figure.\n"
+        "steadier figure. A worker's CPU seconds include its background "
+        "threads (heartbeats, dask's sampling profiler), which grow with wall "
+        "time.\n"
     )
     print(markdown_table(header, rows))
     speedup = float(rows[1][2]) / float(rows[2][2])
