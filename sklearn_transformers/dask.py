@@ -143,7 +143,9 @@ def _frame_output(result, index, method, estimator):
 
 
 def _score_frame(estimator, part, method):
-    return _frame_output(getattr(estimator, method)(part), part.index, method, estimator)
+    return _frame_output(
+        getattr(estimator, method)(part), part.index, method, estimator
+    )
 
 
 def _frame(shipped, estimator, X, method, dd):
