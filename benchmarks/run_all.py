@@ -8,12 +8,16 @@ The one command::
 
 Runs every script in ``SECTIONS`` one after another in this process (never in
 parallel: they time themselves; ``search`` starts its own worker processes and
-times them; ``memory`` starts a fresh subprocess per size), captures the markdown each prints and writes one section per
+times them; ``memory`` starts a fresh subprocess per size; ``score_at_scale``
+starts Dask clusters of 1 and 2 workers), captures the markdown each prints and writes one section per
 script, each stamped with its own date and commit, under a header naming the
 machine and the command. ``--only`` reruns the named scripts and replaces
 their sections in the existing results file, keeping the others as they were
 (with their own stamps); sections that no script writes (hand-written
-quotes) are kept in every run. ``--quick`` and ``--threads`` are passed
+quotes) are kept in every run. The ``ON_REQUEST`` scripts run only when ``--only``
+names them: ``keras_seed`` (creates a TensorFlow environment from the package
+registry on first use) and ``gpu`` (needs a CUDA device); a full run keeps
+their sections as they were. ``--quick`` and ``--threads`` are passed
 through; ``timeseries_quality`` takes its thread count from the environment
 that ``_threads`` sets, and ``search`` sets the threads of each variant it
 times. A full run writes ``benchmarks/RESULTS.md`` unless ``--output`` says
@@ -33,8 +37,11 @@ from pathlib import Path
 
 import _threads  # noqa: F401  (sets thread variables before numpy and torch load)
 import backbone_quality
+import gpu
+import keras_seed
 import memory
 import persistence
+import score_at_scale
 import search
 import speed
 import text_quality
@@ -52,6 +59,15 @@ SECTIONS = (
     ("Parallel search", search, "search.py"),
     ("Memory", memory, "memory.py"),
     ("Persistence", persistence, "persistence.py"),
+    ("Scoring at scale", score_at_scale, "score_at_scale.py"),
+)
+# Sections run only when named in --only, never in a full or quick run: they
+# need what CI does not have (keras_seed: the package registry, to create its
+# TensorFlow environment once; gpu: a CUDA device). A full run keeps their
+# sections from the existing results file.
+ON_REQUEST = (
+    ("Against the seed's Keras model", keras_seed, "keras_seed.py"),
+    ("GPU", gpu, "gpu.py"),
 )
 # The scripts with a --threads flag; timeseries_quality takes its threads from
 # the environment, and search varies them itself.
@@ -165,16 +181,20 @@ def main(argv=None):
 
     path = output_path(args)
     only = None if args.only is None else set(args.only.split(","))
-    known = {script.removesuffix(".py") for _, _, script in SECTIONS}
+    known = {script.removesuffix(".py") for _, _, script in SECTIONS + ON_REQUEST}
     if only is not None and not only <= known:
         parser.error(f"--only: unknown {sorted(only - known)}; known: {sorted(known)}")
-    existing = split_sections(path.read_text()) if path.exists() else {}
+    keep_old = path.exists() and (only is not None or not args.quick)
+    kept = split_sections(path.read_text()) if keep_old else {}
 
     parts = [header(args)]
-    for title, module, script in SECTIONS:
-        if only is not None and script.removesuffix(".py") not in only:
-            if title in existing:
-                parts.append(existing[title])
+    for title, module, script in SECTIONS + ON_REQUEST:
+        name = script.removesuffix(".py")
+        on_request = any(script == other for _, _, other in ON_REQUEST)
+        requested = name in only if only is not None else not on_request
+        if not requested:
+            if title in kept:
+                parts.append(kept[title])
             continue
         print(f"== {script}", file=sys.stderr, flush=True)
         text, seconds = run_section(module, script_args(module, args))
@@ -184,8 +204,8 @@ def main(argv=None):
             f"{stamp()})\n\n{text}"
         )
     # Hand-written sections (quoted figures) come from no script: keep them.
-    produced = {title for title, _, _ in SECTIONS}
-    parts.extend(text for title, text in existing.items() if title not in produced)
+    produced = {title for title, _, _ in SECTIONS + ON_REQUEST}
+    parts.extend(text for title, text in kept.items() if title not in produced)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n\n".join(parts) + "\n")
     print(f"wrote {path}")

@@ -26,10 +26,9 @@ Measured, on the fine-food reviews (``modeldata``) unless said otherwise:
    vocabulary and encoded ids) vs ``CountVectorizer().fit_transform``, in
    documents per second, at 5,000 reviews (train + test) and 100,000 (the
    5,000 repeated and shuffled with a fixed seed).
-6. Keras / TensorFlow: the estimator on 2,000 synthetic 64-token sequences,
-   batch 32, next to the figure quoted in issue 5 (not measured here).
-
-Peak memory of a text fit at 1,000 to 100,000 documents: ``memory.py``.
+Peak memory of a text fit at 1,000 to 100,000 documents: ``memory.py``. The
+seed tutorial's Keras / TensorFlow model, measured next to the estimator on
+the same reviews: ``keras_seed.py``.
 
 Run: ``python benchmarks/speed.py [--quick] [--threads 1] [--repeats 3]``
 """
@@ -68,10 +67,6 @@ from _common import (
 _DEFAULT_CLF = TransformerTextClassifier()
 DEFAULTS = {name: _DEFAULT_CLF._resolved(name) for name in _DEFAULT_CLF.get_params()}
 MODEL_SIZES = ("embed_dim", "num_heads", "num_layers", "ff_dim", "dropout", "pooling")
-KERAS_QUOTED_S = 1.19  # issue 5: the tutorial's Keras model, 2 threads, quiet machine
-PLAIN_QUOTED_S = 0.50  # issue 5: a plain PyTorch loop on the same sizes
-QUOTED_PEAK_GFLOPS = 435  # issue 5: dense float32 matmul peak, 2 threads
-KERAS_SAMPLES = 2_000  # the quoted figures' data: 2,000 sequences of 64 tokens
 
 FULL = dict(
     n_train=None,  # all 4,000
@@ -81,7 +76,6 @@ FULL = dict(
     inference_repeats=7,
     peak_size=1024,
     tokenize_sizes=(5_000, 100_000),
-    keras_docs=2_000,
 )
 QUICK = dict(
     n_train=128,
@@ -91,7 +85,6 @@ QUICK = dict(
     inference_repeats=1,
     peak_size=256,
     tokenize_sizes=(200, 1_000),
-    keras_docs=100,
 )
 
 
@@ -520,64 +513,6 @@ def tokenization_table(docs, sizes, repeats):
     return markdown_table(header, rows)
 
 
-# ------------------------------------------------------------- 6: Keras
-def synthetic_sequences(n, length=63, vocab=1000, seed=0):
-    """``n`` documents of ``length`` random words (+ ``[CLS]`` = 64 positions)."""
-    rng = np.random.default_rng(seed)
-    words = np.array([f"w{i}" for i in range(vocab)])
-    docs = [" ".join(row) for row in words[rng.integers(0, vocab, (n, length))]]
-    return docs, rng.integers(0, 2, n)
-
-
-def keras_table(settings, repeats, threads, peak):
-    """The estimator on the issue's Keras sizes, next to the quoted figures.
-
-    The quoted figures are for 2,000 sequences; a smaller run (``--quick``)
-    is scaled to 2,000 by its number of sequences. ``peak`` (this machine's
-    matmul GFLOP/s at ``threads``) rescales our time to the quoted machine's
-    peak, as a rough cross-machine estimate.
-    """
-    docs, labels = synthetic_sequences(settings["keras_docs"])
-    epochs, scale = settings["epochs"], KERAS_SAMPLES / len(docs)
-    per_epoch = []
-    for _ in range(repeats):
-        _, tokenize_s = clocked(tokenize_and_build, docs)
-        _, seconds = clocked(make_estimator(epochs).fit, docs, labels)
-        per_epoch.append((seconds - tokenize_s) / epochs * scale)
-    speedup = KERAS_QUOTED_S / medians(per_epoch)
-    rows = [
-        [
-            "Keras / TensorFlow tutorial model",
-            f"{KERAS_QUOTED_S:.2f}",
-            "",
-            "2",
-            "quoted",
-        ],
-        ["plain PyTorch loop", f"{PLAIN_QUOTED_S:.2f}", "", "2", "quoted"],
-        [
-            "TransformerTextClassifier, fit minus tokenization",
-            seconds_cell(per_epoch, 0),
-            seconds_cell(per_epoch, 1),
-            str(threads),
-            "measured" + (f", scaled from {len(docs):,}" if scale != 1 else ""),
-        ],
-    ]
-    header = ["model", "wall s / epoch", "CPU s / epoch", "threads", "source"]
-    note = (
-        f"{KERAS_SAMPLES:,} synthetic sequences of 64 positions ([CLS] + 63 random "
-        "words), batch 32, default model. Keras and TensorFlow are not installed "
-        "here: their figure, and the plain-loop one, are quoted from issue 5 (a "
-        "quiet machine, 2 threads), not measured on this machine. Quoted Keras "
-        f"time / ours: {speedup[0]:.2f}x by wall time, {speedup[1]:.2f}x by CPU "
-        f"time; target >= 3x: {verdict(speedup[1], 3.0, True)} (CPU). The quoted "
-        f"machine's dense matmul peak was {QUOTED_PEAK_GFLOPS:.0f} GFLOP/s on 2 "
-        f"threads, this one's is {peak:.0f} GFLOP/s on {threads}: scaled by that "
-        f"ratio, ours would take about {medians(per_epoch)[1] * peak / QUOTED_PEAK_GFLOPS:.2f} s "
-        "there (a rough estimate, not a measurement)."
-    )
-    return markdown_table(header, rows), note
-
-
 # ------------------------------------------------------------------ main
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -633,7 +568,7 @@ def main(argv=None):
     print(padding_table(runs) + "\n")
 
     print("### Training throughput vs dense matmul peak\n")
-    table, note, peak = throughput_table(data, runs, settings, n_classes)
+    table, note, _ = throughput_table(data, runs, settings, n_classes)
     print(f"{table}\n\n{note}\n")
 
     print("### Tokenization: vocabulary + encoding vs CountVectorizer\n")
@@ -644,10 +579,6 @@ def main(argv=None):
         "tokenizer also keeps punctuation marks and one-letter words as "
         "tokens, which CountVectorizer's default pattern drops.\n"
     )
-
-    print("### Against Keras / TensorFlow (quoted figure)\n")
-    table, note = keras_table(settings, repeats, args.threads, peak)
-    print(f"{table}\n\n{note}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ A subclass implements the abstract hooks of :class:`AttentionEstimatorBase`
 ``_build_module``, ``_configure_module``, ``_training_view``,
 ``_check_hyperparameters``); each is documented where it is declared. A fit
 resolves the ``"auto"`` values, the device and the seed once, into a
-:class:`FitPlan` that the training path reads.
+:class:`FitPlan` that the training path reads. Inside a ``torch.distributed``
+process group, the helpers of :mod:`._distributed` make the fit data-parallel
+(shared seed, sharded batches, ``DistributedDataParallel``, rank 0 saves).
 
 ``save`` / ``load`` and pickling come from
 :class:`~._persistence_mixin.PersistenceMixin`, whose hooks are documented
@@ -42,6 +44,7 @@ from skorch.helper import predefined_split
 from skorch.utils import noop
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
+from . import _distributed
 from ._callbacks import EpochScore, PlainPrintLog, TrimHeap, close_interrupted_fit
 from ._data import BatchIterator
 from ._fixes import Interval, StrOptions, _check_sample_weight
@@ -294,6 +297,7 @@ class AttentionEstimatorBase(PersistenceMixin, BaseEstimator, ABC):
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         if continuing:
             seed = (seed + 7919 * self.n_iter_) % np.iinfo(np.int32).max
+        seed = _distributed.shared_seed(seed)  # data parallel: rank 0's seed
         max_epochs = self._resolved("max_epochs")
         return FitPlan(
             continuing=continuing,
@@ -301,7 +305,7 @@ class AttentionEstimatorBase(PersistenceMixin, BaseEstimator, ABC):
             epochs=1 if partial else max_epochs,
             max_epochs=max_epochs,
             lr=self._resolved("lr"),
-            device=resolve_device(self.device),
+            device=_distributed.rank_device(resolve_device(self.device)),
             seed=seed,
             holdout=self.early_stopping and not partial,
         )
@@ -366,6 +370,7 @@ class AttentionEstimatorBase(PersistenceMixin, BaseEstimator, ABC):
         data = self._prepare_data(
             X, y, sample_weight, reset=not plan.continuing, **options
         )
+        _distributed.check_same_data(len(data), self.batch_size)
         valid = None
         if plan.holdout:
             data, valid = self._holdout(data, plan.seed)
@@ -428,9 +433,12 @@ class AttentionEstimatorBase(PersistenceMixin, BaseEstimator, ABC):
         return nullcontext()
 
     def _for_training(self, module, plan):
-        """``module`` as the training loop runs it (under autocast if asked)."""
+        """``module`` as the training loop runs it (under autocast if asked;
+        in ``DistributedDataParallel`` inside a process group)."""
         if self.precision == "bfloat16":
-            return Autocast(module, plan.device.type, torch.bfloat16)
+            module = Autocast(module, plan.device.type, torch.bfloat16)
+        if _distributed.world() is not None:
+            module = _distributed.data_parallel(module, plan.device)
         return module
 
     def _check_same_architecture(self):
@@ -483,6 +491,13 @@ class AttentionEstimatorBase(PersistenceMixin, BaseEstimator, ABC):
             criterion_kwargs = {"loss": criterion, **criterion_kwargs}
             criterion = SampleWeightedLoss
         device = plan.device
+        iterator_train, sharding = BatchIterator, {}
+        if (group := _distributed.world()) is not None:
+            iterator_train = _distributed.ShardedBatchIterator
+            sharding = {
+                "iterator_train__rank": group[0],
+                "iterator_train__world_size": group[1],
+            }
         return NeuralNet(
             module=module,
             criterion=criterion,
@@ -490,7 +505,7 @@ class AttentionEstimatorBase(PersistenceMixin, BaseEstimator, ABC):
             lr=plan.lr,
             max_epochs=plan.epochs,
             batch_size=self.batch_size,
-            iterator_train=BatchIterator,
+            iterator_train=iterator_train,
             iterator_valid=BatchIterator,
             dataset=SkorchDataset,
             train_split=None if valid is None else predefined_split(valid),
@@ -511,6 +526,7 @@ class AttentionEstimatorBase(PersistenceMixin, BaseEstimator, ABC):
             iterator_valid__shuffle=False,
             iterator_valid__device=device,
             **{f"criterion__{k}": v for k, v in criterion_kwargs.items()},
+            **sharding,
         )
 
     def _callbacks(self, data, valid, plan):
@@ -519,6 +535,8 @@ class AttentionEstimatorBase(PersistenceMixin, BaseEstimator, ABC):
             ("epoch_score", EpochScore(type(self)._score)),
             ("trim_heap", TrimHeap()),
         ]
+        if _distributed.world() is not None:
+            callbacks.append(("average_over_ranks", _distributed.AverageOverRanks()))
         if self.lr_schedule == "cosine" and not plan.partial:
             steps = plan.epochs * -(-len(data) // self.batch_size)
             scheduler = LRScheduler(

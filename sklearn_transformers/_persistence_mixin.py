@@ -28,6 +28,7 @@ import warnings
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from . import _distributed
 from ._persistence import (
     ModelRecord,
     check_optimizer_state,
@@ -138,6 +139,12 @@ class PersistenceMixin:
         --------
         load : Read a saved estimator back.
 
+        Notes
+        -----
+        Inside a ``torch.distributed`` process group of several processes
+        (data-parallel training, see :mod:`._distributed`), only rank 0
+        writes the file; the other ranks return without writing.
+
         Examples
         --------
         >>> import os, tempfile
@@ -161,6 +168,8 @@ class PersistenceMixin:
                 f"{type(self).__name__} cannot be saved as it is: {exc} load() "
                 "would refuse such a file; set a valid value first."
             ) from exc
+        if not _distributed.is_main_process():
+            return  # data-parallel training: rank 0 writes the file
         record = self._to_record(include_optimizer)
         save_record(record, path, version=__version__)
 

@@ -4,6 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch
+
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = (
     "## Text quality",
@@ -13,6 +16,7 @@ SECTIONS = (
     "## Parallel search",
     "## Memory",
     "## Persistence",
+    "## Scoring at scale",
 )
 
 
@@ -37,6 +41,10 @@ def test_run_all_quick_writes_every_section(tmp_path):
     assert "| model | test accuracy |" in text
     assert "### Training overhead" in text
     assert "| variant | processes x torch threads | search s |" in text
+    assert "| Dask, 2 worker(s) x 1 thread | 2,000 |" in text
+    # On request only: they need the package registry or a GPU.
+    assert "## Against the seed's Keras model" not in text
+    assert "## GPU" not in text
 
 
 def test_run_all_only_replaces_the_named_section(tmp_path):
@@ -60,3 +68,31 @@ def test_run_all_only_rejects_unknown_names(tmp_path):
     done = run_all("--only", "no_such_benchmark", "--output", str(tmp_path / "R.md"))
     assert done.returncode != 0
     assert "unknown ['no_such_benchmark']" in done.stderr
+
+
+def run_gpu_script(*args):
+    return subprocess.run(
+        [sys.executable, "benchmarks/gpu.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")
+def test_gpu_script_without_cuda_says_so_and_exits_cleanly():
+    done = run_gpu_script()
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "No CUDA device on this machine" in done.stdout
+    assert "did not run" in done.stdout
+
+
+def test_gpu_script_runs_its_benchmark_on_the_cpu_in_smoke_mode():
+    done = run_gpu_script("--quick", "--allow-cpu")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| model, precision | test accuracy | fit s | s / epoch |" in done.stdout
+    for variant in ("from scratch, bfloat16", "MiniLM fine-tuned, float32"):
+        assert variant in done.stdout
+    assert "weights on the CPU: True" in done.stdout
+    assert "predictions agree on 100.0%" in done.stdout

@@ -50,6 +50,10 @@ SCRIPTS = {
         "| model | parameters | CV accuracy | test accuracy |",
         {"candidates.png"},
     ),
+    "score_at_scale.py": (
+        "| data | model | rows | partitions | seconds | rows / s |",
+        {"scores.png"},
+    ),
     "attention_walkthrough.py": (
         "| concept | weights shape | rows sum to 1 | check |",
         {
@@ -70,7 +74,7 @@ def test_every_example_is_tested():
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
 def test_example_runs_in_quick_mode(script, tmp_path):
-    if script == "distributed_search.py":
+    if script in ("distributed_search.py", "score_at_scale.py"):
         pytest.importorskip("distributed")  # the dask extra
     header, expected_pngs = SCRIPTS[script]
     out_dir = tmp_path / "figures"  # not there yet: the script creates it

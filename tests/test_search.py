@@ -140,34 +140,6 @@ def sequential():
     return {name: run_search(name, n_jobs=1)[0] for name in SEARCHES}
 
 
-@pytest.fixture(scope="module")
-def dask_client():
-    """Two one-thread worker processes, started without thread variables set,
-    so that their thread count is the one dask's nanny gives them.
-
-    The nannies run in this process and write their workers' variables
-    (thread counts, ``PYTHONHASHSEED``) into its environment; the fixture
-    puts the environment back as it was for the tests that follow.
-    """
-    distributed = pytest.importorskip("distributed")
-    environment = dict(os.environ)
-    for name in THREAD_VARIABLES:
-        os.environ.pop(name, None)
-    try:
-        cluster = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-    finally:
-        os.environ.clear()
-        os.environ.update(environment)
-    client = distributed.Client(cluster)
-    try:
-        yield client
-    finally:
-        client.close()
-        cluster.close()
-
-
 @pytest.mark.parametrize("name", sorted(SEARCHES))
 def test_search_with_two_processes_is_deterministic(name, sequential):
     first, X = run_search(name, n_jobs=2)
