@@ -32,6 +32,7 @@ from pathlib import Path
 
 import _threads  # noqa: F401  (sets thread variables before numpy and torch load)
 import backbone_quality
+import faithfulness
 import memory
 import search
 import speed
@@ -49,10 +50,11 @@ SECTIONS = (
     ("Pretrained backbone", backbone_quality, "backbone_quality.py"),
     ("Parallel search", search, "search.py"),
     ("Memory", memory, "memory.py"),
+    ("Faithfulness", faithfulness, "faithfulness.py"),
 )
 # The scripts with a --threads flag; timeseries_quality takes its threads from
 # the environment, and search varies them itself.
-THREADED = (text_quality, speed, backbone_quality)
+THREADED = (text_quality, speed, backbone_quality, faithfulness)
 
 
 def script_args(module, args):

@@ -12,6 +12,7 @@ SECTIONS = (
     "## Pretrained backbone",
     "## Parallel search",
     "## Memory",
+    "## Faithfulness",
 )
 
 
@@ -36,6 +37,7 @@ def test_run_all_quick_writes_every_section(tmp_path):
     assert "| model | test accuracy |" in text
     assert "### Training overhead" in text
     assert "| variant | processes x torch threads | search s |" in text
+    assert "### Goals (issue 15)" in text
 
 
 def test_run_all_only_replaces_the_named_section(tmp_path):
