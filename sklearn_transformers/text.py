@@ -71,8 +71,10 @@ class TransformerTextClassifier(
         Training epochs per ``fit`` (fewer with ``early_stopping``). "auto"
         is 4 from scratch with ``pooling="attention"`` (which starts from a
         linear model; 8 overfit the fine-food reviews) and 8 with the other
-        poolings, 2 when fine-tuning a ``backbone`` and 30 when only its head
-        trains (``freeze_backbone=True``).
+        poolings, 2 when fine-tuning a ``backbone``, and when only its head
+        trains (``freeze_backbone=True``) 30 with pooled embeddings cached
+        (cheap epochs) or 3 with ``pooling="attention"``, whose epochs each
+        run the fixed encoder.
     batch_size : int, default=32
         Mini-batch size. Training batches are drawn from length-sorted pools,
         so documents of similar length share a batch.
@@ -414,6 +416,9 @@ class TransformerTextClassifier(
             # Starting from a linear model, the readout needs fewer epochs:
             # more overfit the fine-food reviews (0.775 accuracy after 8).
             values["max_epochs"] = 4
+        if mode == 2 and self.pooling == "attention":
+            # Each epoch runs the fixed encoder (nothing can be cached).
+            values["max_epochs"] = 3
         return values
 
     def _check_hyperparameters(self):
