@@ -31,11 +31,17 @@ rank correlation, MAE vs Ridge) on AirPassengers (window 24) and elecdemand
 ``--before-text`` (default a98ca9f, the text model before issue 15) and
 ``--before-series`` (default 506ae2e, the series model before issue 15).
 
-Run: ``python benchmarks/faithfulness.py [--quick] [--threads 1]``
+Run: ``python benchmarks/faithfulness.py [--quick] [--threads 1]``; or the
+text and series parts as two processes side by side, then one report::
+
+    python benchmarks/faithfulness.py --part text --save text.pkl &
+    python benchmarks/faithfulness.py --part series --save series.pkl
+    python benchmarks/faithfulness.py --combine text.pkl series.pkl
 """
 
 import argparse
 import os
+import pickle
 
 import _threads  # noqa: F401  (thread settings before numpy / torch load)
 import faithfulness_series as series
@@ -430,6 +436,16 @@ def parse(argv):
     parser.add_argument(
         "--skip-series", action="store_true", help="text and backbone rows only"
     )
+    parser.add_argument(
+        "--part",
+        choices=("all", "text", "series"),
+        default="all",
+        help="measure only this part (with --save, to --combine later)",
+    )
+    parser.add_argument("--save", help="pickle the measured part(s) to this file")
+    parser.add_argument(
+        "--combine", nargs="+", help="print the section from --save files"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.eval_docs, args.corr_docs, args.draws = 1, 60, 5, 2
@@ -437,19 +453,29 @@ def parse(argv):
     return args
 
 
-def main(argv=None):
-    args = parse(argv)
+def measure_parts(args):
+    """Run the parts ``args.part`` names; a dict of their rows and raw measures."""
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
-    before_text = before_series = None
-    if not args.no_before:
-        before_text = series.load_before(args.before_text, "text_before")
-        before_series = series.load_before(args.before_series, "series_before")
-    text_rows, text_raw, (n_bb_train, n_bb_test) = text_part(args, before_text, rng)
-    series_rows, series_raw, sizes = [], {}, []
-    if not args.skip_series:
-        series_rows, series_raw, sizes = series_part(args, before_series, rng)
+    found = {"args": vars(args)}
+    if args.part in ("all", "text"):
+        before = None
+        if not args.no_before:
+            before = series.load_before(args.before_text, "text_before")
+        found["text"] = text_part(args, before, rng)
+    if args.part in ("all", "series") and not args.skip_series:
+        before = None
+        if not args.no_before:
+            before = series.load_before(args.before_series, "series_before")
+        found["series"] = series_part(args, before, rng)
+    return found
 
+
+def report(found):
+    """Print the section: text and series tables, and the goal table."""
+    args = argparse.Namespace(**found["args"])
+    text_rows, text_raw, (n_bb_train, n_bb_test) = found["text"]
+    series_rows, series_raw, sizes = found.get("series", ([], {}, []))
     print(
         f"Machine: {machine_line()} (a shared machine). Text: fine-food reviews, "
         f"given split; accuracy is the median of {args.seeds} seed(s) on the "
@@ -476,6 +502,25 @@ def main(argv=None):
             for m, b, a, g, ok in goal_rows(text_raw, series_raw)
         ]
         print(markdown_table(["measure", "before", "now", "goal", ""], rows))
+
+
+def main(argv=None):
+    args = parse(argv)
+    if args.combine:
+        # Parts measured side by side in separate processes (--part, --save).
+        found = {}
+        for path in args.combine:
+            with open(path, "rb") as file:
+                part = pickle.load(file)
+            found = {**part, **found, "args": {**part["args"], **found.get("args", {})}}
+        report(found)
+        return
+    found = measure_parts(args)
+    if args.save:
+        with open(args.save, "wb") as file:
+            pickle.dump(found, file)
+    if "text" in found:
+        report(found)
 
 
 if __name__ == "__main__":
