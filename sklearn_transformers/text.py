@@ -61,9 +61,10 @@ class TransformerTextClassifier(
         Hidden width of each block's feed-forward layer.
     dropout : float, default=0.4
         Dropout rate of the embeddings, the attention and feed-forward
-        outputs, and the head (with a ``backbone``: of the head only; the
-        encoder keeps its own dropout). 0.4 (not 0.1), ``weight_decay=0.05``
-        and ``min_df=2`` were chosen on the fine-food reviews: with the cosine
+        outputs, and the linear head of the poolings other than "attention"
+        (with a ``backbone``: of that head only; the encoder keeps its own
+        dropout). 0.4 (not 0.1), ``weight_decay=0.05`` and ``min_df=2`` were
+        chosen on the fine-food reviews with mean pooling: with the cosine
         schedule they gave 0.791 median test accuracy over three seeds
         (0.781 with dropout 0.3 and weight decay 0.01), while dropout 0.1
         overfit and swung between 0.74 and 0.78 from epoch to epoch.
@@ -668,7 +669,9 @@ class TransformerTextClassifier(
         Returns
         -------
         embeddings : ndarray of shape (n_samples, embed_dim), dtype float32
-            The pooled encoder states, before the classification head.
+            The pooled encoder states, before the classification head (with
+            ``pooling="attention"``: the contextual states weighted by the
+            readout's attention ``a_j``).
         """
         return self._run_module_dense(self._encode(X), "embed_documents")
 
