@@ -210,12 +210,12 @@ def text_part(args, before, rng):
         data,
         args,
         rng,
-        methods=("auto", "attention"),
+        methods=("auto", "attention") if args.raw_attention else ("auto",),
     )
     rows.append(text_row(task, "defaults (contribution)", acc, measured["auto"]))
-    rows.append(
-        text_row(task, "defaults, method='attention'", acc, measured["attention"])
-    )
+    if args.raw_attention:
+        label = "defaults, method='attention'"
+        rows.append(text_row(task, label, acc, measured["attention"]))
     raw["text"] = (acc, measured["auto"])
     backbone_rows, backbone_raw, sizes = backbone_part(args, data, before, rng)
     return rows + backbone_rows, {**raw, **backbone_raw}, sizes
@@ -443,6 +443,12 @@ def parse(argv):
         help="measure only this part (with --save, to --combine later)",
     )
     parser.add_argument("--save", help="pickle the measured part(s) to this file")
+    parser.add_argument(
+        "--no-raw-attention",
+        dest="raw_attention",
+        action="store_false",
+        help="skip the row measuring method='attention' (the raw a_j)",
+    )
     parser.add_argument(
         "--combine", nargs="+", help="print the section from --save files"
     )
