@@ -41,6 +41,18 @@ from sklearn_transformers import AttentionTimeSeriesRegressor, make_windows
 from _common import load_air_passengers, load_elecdemand, machine_line, markdown_table
 
 KS = (10, 20, 50)
+HEADER = [
+    "task",
+    "model",
+    "MAE",
+    "MAE / Ridge",
+    "Ridge MAE",
+    "naive / Ridge",
+    *(f"occlusion {k}% (top / random)" for k in KS),
+    "seasonal lag weight / uniform",
+    "sharpness",
+    "rank corr",
+]
 
 
 def seasonal_lag_column(window, lag):
@@ -109,8 +121,8 @@ def measure(model, X_test, y_test, seasonal_lags, rng, args, weights_fn=None):
     return row
 
 
-def load_before(rev):
-    """The package at git revision ``rev``, imported under another name."""
+def load_before(rev, name="sklearn_transformers_before"):
+    """The package at git revision ``rev``, imported as ``name``."""
     root = Path(__file__).resolve().parents[1]
     target = Path(tempfile.mkdtemp(prefix="before_"))
     archive = subprocess.run(
@@ -119,9 +131,9 @@ def load_before(rev):
         capture_output=True,
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    (target / "sklearn_transformers").rename(target / "sklearn_transformers_before")
+    (target / "sklearn_transformers").rename(target / name)
     sys.path.insert(0, str(target))
-    return importlib.import_module("sklearn_transformers_before")
+    return importlib.import_module(name)
 
 
 def tasks(args):
@@ -170,7 +182,8 @@ def variant_params(spec):
     return params
 
 
-def run_task(task, args, before, rng):
+def run_task(task, args, before, rng, with_raw=False):
+    """Table rows of one task (and, ``with_raw``, ``{label: measures}``)."""
     name, X, y, season, lags, n_test, max_train = task
     X_train, y_train, X_test, y_test = split(X, y, n_test, max_train)
     flat_train = X_train.reshape(len(X_train), -1)
@@ -181,7 +194,7 @@ def run_task(task, args, before, rng):
         np.abs(last[:, seasonal_lag_column(X.shape[1], season)] - y_test)
     )
     params, models = variants(args, before)
-    rows, fitted = [], {}
+    rows, fitted, raw = [], {}, {}
     for label, cls, spec in models:
         extra = variant_params(spec) if spec else {}
         method = extra.pop("method", None)
@@ -197,6 +210,9 @@ def run_task(task, args, before, rng):
 
         row = measure(model, X_test, y_test, lags, rng, args, weights_fn)
         rows.append(format_row(name, label, row, ridge_mae, naive_mae, lags))
+        raw[label] = {**row, "ridge MAE": float(ridge_mae)}
+    if with_raw:
+        return rows, len(X_train), raw
     return rows, len(X_train)
 
 
@@ -255,10 +271,7 @@ def main(argv=None):
         f"{args.eval_windows} test windows (evenly spaced), {args.draws} random "
         f"draws; rank correlation on {args.corr_windows} of them.\n"
     )
-    header = ["task", "model", "MAE", "MAE / Ridge", "Ridge MAE", "naive / Ridge"]
-    header += [f"occlusion {k}% (top / random)" for k in KS]
-    header += ["seasonal lag weight / uniform", "sharpness", "rank corr"]
-    print(markdown_table(header, rows))
+    print(markdown_table(HEADER, rows))
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import _threads  # noqa: F401  (sets thread variables before numpy and torch load)
 import backbone_quality
+import faithfulness
 import gpu
 import keras_seed
 import memory
@@ -60,6 +61,7 @@ SECTIONS = (
     ("Memory", memory, "memory.py"),
     ("Persistence", persistence, "persistence.py"),
     ("Scoring at scale", score_at_scale, "score_at_scale.py"),
+    ("Faithfulness", faithfulness, "faithfulness.py"),
 )
 # Sections run only when named in --only, never in a full or quick run: they
 # need what CI does not have (keras_seed: the package registry, to create its
@@ -71,7 +73,7 @@ ON_REQUEST = (
 )
 # The scripts with a --threads flag; timeseries_quality takes its threads from
 # the environment, and search varies them itself.
-THREADED = (text_quality, speed, backbone_quality)
+THREADED = (text_quality, speed, backbone_quality, faithfulness)
 
 
 def script_args(module, args):

@@ -84,6 +84,16 @@ def plot_passenger_forecasts(years, series, test_years, forecasts, y_test, title
     return fig
 
 
+def attention_caption(clf):
+    """What the colours of ``plot_attention(clf, ...)`` mean, in words."""
+    if clf.module_.pooling == "attention":
+        return (
+            "colour: each token's share of the prediction (attention x value; "
+            "the logits are the sum of these parts)"
+        )
+    return "colour: attention each token received (last layer, mean over positions)"
+
+
 def save(fig, path, figures, dpi=100):
     """Write ``fig`` to ``path``, close it and record the path in ``figures``."""
     fig.savefig(path, dpi=dpi, bbox_inches="tight")

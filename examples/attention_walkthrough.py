@@ -18,7 +18,12 @@ drawn as heatmaps:
    comparison;
 5. the causal mask: with ``causal=True`` no token attends to a later one, so
    the upper triangle of the weights is zero;
-6. pooling a sequence of states into one vector (``pool``).
+6. pooling a sequence of states into one vector (``pool``);
+7. the attention readout that ``TransformerTextClassifier`` uses by default
+   (``AttentionReadout``): scores from contextual states, values from each
+   token alone, logits ``bias + sum_j a_j * v_j``, so each token's part of
+   the prediction is exact and deleting a token removes exactly its part.
+   That is what ``attention_weights`` reports for a trained model.
 
 The modules are untrained (seeded random weights): the point is the
 mechanics, not what a trained model attends to (``review_classification.py``
@@ -43,6 +48,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from sklearn_transformers._modules import (  # noqa: E402
+    AttentionReadout,
     LearnedPositionalEncoding,
     MultiHeadSelfAttention,
     SinusoidalPositionalEncoding,
@@ -449,6 +455,40 @@ def pooling():
     return [("mean pooling", tuple(pooled.shape), None, ok)]
 
 
+def readout():
+    """7. The text classifier's attention readout: logits as per-token parts."""
+    print("=" * 72)
+    print("7. Attention readout: the prediction as a sum of per-token parts")
+    print("=" * 72)
+    tokens = ["the", "coffee", "was", "great"]
+    hidden = torch.randn(1, 4, 8)  # contextual states, as an encoder gives them
+    mask = torch.ones(1, 4, dtype=torch.bool)
+    head = AttentionReadout(embed_dim=8, num_heads=2, n_classes=2)
+    with torch.no_grad():
+        head.query.normal_()  # a trained model's query; it starts at zero
+        attention = head.attention(hidden, mask)  # (1, 4)
+        # Values (one per class) from each token alone: "great" is evidence.
+        values = torch.tensor([[[0.0, 0.1], [0.0, 0.3], [0.1, 0.0], [-2.0, 2.0]]])
+        logits = head(attention, values)
+        parts = attention[0, :, None] * values[0]  # (4, 2): each token's part
+    show(f"attention a over {tokens}", attention)
+    show("values v (one row per token, one column per class)", values[0])
+    show("logits = bias + sum_j a_j * v_j", logits)
+    show("each token's part a_j * v_j", parts)
+    centred = (values[0] - values[0].mean(dim=1, keepdim=True))[:, 1].abs()
+    share = attention[0] * centred
+    show("reported weight: a_j * |centred v_j| / sum", share / share.sum())
+    print(
+        "The parts add up to the logits exactly, so deleting a token removes "
+        "its part and nothing else carries its evidence: here 'great' gets "
+        "almost all of the reported weight although the attention alone is "
+        "spread over the four tokens. attention_weights(X) reports these "
+        "shares (method='attention' gives the raw a_j).\n"
+    )
+    ok = torch.allclose(logits[0], parts.sum(dim=0) + head.bias)
+    return [("attention readout", tuple(attention.shape), attention, ok)]
+
+
 def print_table(rows):
     print("| concept | weights shape | rows sum to 1 | check |")
     print("|---|---|---|---|")
@@ -474,6 +514,7 @@ def main(argv=None):
     rows += positional_encoding(out_dir, figures, length, dim)
     rows += causal_mask(out_dir, figures)
     rows += pooling()
+    rows += readout()
 
     print("=" * 72)
     print("Results")

@@ -55,6 +55,7 @@ from sklearn_transformers.plotting import plot_attention, plot_history  # noqa: 
 
 from _common import (  # noqa: E402
     QUICK_REVIEWS,
+    attention_caption,
     load_reviews,
     parse_args,
     print_finish,
@@ -146,7 +147,7 @@ def main(argv=None):
     transformer_search = search(
         "Pipeline(strip_html, TransformerTextClassifier)",
         transformer,
-        {"clf__max_epochs": epochs, "clf__pooling": ["mean", "max"]},
+        {"clf__max_epochs": epochs, "clf__pooling": ["attention", "mean"]},
         X_train,
         y_train,
         cv,
@@ -191,7 +192,7 @@ def main(argv=None):
         truth = ", ".join(f"{i}: {y_test[r]}" for i, r in enumerate(rows))
         fig.suptitle(
             f"{name.capitalize()}ly classified test reviews (true labels: {truth})\n"
-            "colour: attention each token received (last layer, mean over positions)",
+            + attention_caption(clf),
             x=0.02,
             ha="left",
             y=1.06,

@@ -20,7 +20,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._modules import init_weights, pool, received_attention
+from ._modules import (
+    AttentionReadout,
+    contribution,
+    init_weights,
+    linear_values,
+    pool,
+    received_attention,
+)
 
 __all__ = [
     "BackboneClassifierModule",
@@ -190,29 +197,72 @@ class BackboneClassifierModule(nn.Module):
     Token id ``pad_id`` marks padding; it is masked in the encoder's attention
     and in pooling. Input ``(B, L)`` int64 token ids, output ``(B, n_classes)``.
 
+    With ``pooling="attention"`` the logits are an
+    :class:`~._modules.AttentionReadout` over the tokens other than
+    ``special_ids``: scores from the encoder's last hidden states, values
+    ``head(e_j)`` from each token's own input word embedding ``e_j``
+    (non-contextual), so ``logits = bias + sum_j a_j * head(e_j)`` is an exact
+    sum of per-token parts. :meth:`start_from_linear` starts ``head`` at a
+    linear model of the documents' mean word embeddings.
+
     Parameters
     ----------
     encoder : transformers.PreTrainedModel
         An encoder returning ``last_hidden_state`` ``(B, L, D)``.
     n_classes : int
-    pooling : {"mean", "cls", "max"}
+    pooling : {"mean", "cls", "max", "attention"}
     dropout : float
-        Dropout on the pooled vector, before the head.
+        Dropout on the pooled vector, before the head (not used by
+        ``"attention"``).
     pad_id : int
+    special_ids : sequence of int, default=()
+        Tokens the attention readout leaves out (``[CLS]``, ``[SEP]``, ...).
     frozen : bool, default=False
         Keep the encoder's weights fixed (no gradients, no dropout) and train
         the head only. Can be changed later with :meth:`freeze`.
     """
 
-    def __init__(self, encoder, n_classes, *, pooling, dropout, pad_id, frozen=False):
+    def __init__(
+        self,
+        encoder,
+        n_classes,
+        *,
+        pooling,
+        dropout,
+        pad_id,
+        special_ids=(),
+        frozen=False,
+    ):
         super().__init__()
         self.encoder = encoder
         self.pooling = pooling
         self.pad_id = pad_id
+        hidden_size = encoder.config.hidden_size
+        self.register_buffer(
+            "special_ids",
+            torch.as_tensor(sorted({pad_id, *special_ids}), dtype=torch.long),
+            persistent=False,
+        )
         self.head_dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(encoder.config.hidden_size, n_classes)
+        self.head = nn.Linear(hidden_size, n_classes)
         init_weights(self.head)
+        if pooling == "attention":
+            heads = encoder.config.num_attention_heads
+            self.readout = AttentionReadout(hidden_size, heads, n_classes)
         self.freeze(frozen)
+
+    def start_from_linear(self, coef, intercept):
+        """Start the values at a linear model of mean word embeddings.
+
+        ``coef`` ``(1 or C, D)`` and ``intercept`` as scikit-learn's
+        ``LogisticRegression`` gives them; attention starts uniform, so the
+        first logits are that model's.
+        """
+        values, bias = linear_values(coef, intercept)
+        with torch.no_grad():
+            self.head.weight.copy_(values)
+            self.head.bias.zero_()
+            self.readout.bias.copy_(bias)
 
     def freeze(self, frozen):
         """Fix (True) or release (False) the encoder's weights."""
@@ -256,15 +306,43 @@ class BackboneClassifierModule(nn.Module):
             self.encoder.set_attn_implementation(previous)
         return out.last_hidden_state, out.attentions[-1]
 
+    def contextual_states(self, tokens):
+        """The encoder's last hidden states ``(B, L, D)``."""
+        return self.encode(tokens)[0]
+
+    def readout_parts(self, tokens):
+        """Attention ``(B, L)``, values ``(B, L, C)``, logits, hidden states."""
+        hidden, _, _ = self.encode(tokens)
+        shown = ~torch.isin(tokens, self.special_ids)  # (B, L)
+        attention = self.readout.attention(hidden, shown)
+        embedded = self.encoder.get_input_embeddings()(tokens)  # (B, L, D)
+        values = self.head(embedded)  # (B, L, C)
+        return attention, values, self.readout(attention, values), hidden
+
     def embed_documents(self, tokens):
-        """Pooled document embeddings ``(B, D)``."""
+        """Document embeddings ``(B, D)``: pooled states (attention-weighted
+        with ``pooling="attention"``)."""
+        if self.pooling == "attention":
+            attention, _, _, hidden = self.readout_parts(tokens)
+            return torch.einsum("bl,bld->bd", attention.to(hidden.dtype), hidden)
         hidden, key_mask, _ = self.encode(tokens)
         return pool(hidden, key_mask, self.pooling)
 
     def attention(self, tokens):
-        """Attention each token received in the last layer, ``(B, L)``."""
+        """The attention that pools the document, ``(B, L)``.
+
+        With ``pooling="attention"`` the readout's; otherwise the attention
+        each token received in the encoder's last layer.
+        """
+        if self.pooling == "attention":
+            return self.readout_parts(tokens)[0]
         _, key_mask, weights = self.encode(tokens, need_weights=True)
         return received_attention(weights, key_mask, self.pooling)
+
+    def contribution(self, tokens):
+        """``|a_j * v_j|`` toward the predicted class, ``(B, L)`` (attention pooling)."""
+        attention, values, logits, _ = self.readout_parts(tokens)
+        return contribution(attention, values, logits)
 
     def classify(self, pooled):
         """Logits ``(B, n_classes)`` of pooled embeddings ``(B, D)``."""
@@ -272,6 +350,8 @@ class BackboneClassifierModule(nn.Module):
 
     def forward(self, tokens):
         # tokens: (B, L) -> logits (B, n_classes)
+        if self.pooling == "attention":
+            return self.readout_parts(tokens)[2]
         return self.classify(self.embed_documents(tokens))
 
     # transformers models hold hooks that pickle cannot store; keep the

@@ -18,6 +18,9 @@ Both share one interface:
 - ``build_module(n_classes, **arch)``: the module for a new fit;
   ``new_module(n_classes, **arch)``: the same architecture with untrained
   weights (``load`` fills them in);
+- ``linear_features(ids, offsets, module)``: per-document features
+  ``(n, F)`` whose linear model starts an attention readout
+  (``module.start_from_linear``): the mean of each token's value input;
 - ``files()``: its state as named text blobs for ``save``;
   :func:`restore_text_encoder` is the inverse on ``load``.
 
@@ -27,9 +30,10 @@ Nothing here knows about scikit-learn or skorch.
 import json
 
 import numpy as np
+import scipy.sparse as sp
 
 from . import _backbone
-from ._modules import TextClassifierModule
+from ._modules import BIGRAM_BUCKETS, TextClassifierModule, bigram_bucket
 from ._vocabulary import CLS_ID, PAD_ID, build_vocabulary, encode, iter_tokenize
 
 __all__ = ["PretrainedEncoder", "WordEncoder", "restore_text_encoder"]
@@ -111,8 +115,27 @@ class WordEncoder:
             ff_dim=ff_dim,
             max_len=self.max_len + 1,  # + the [CLS] token
             pad_id=PAD_ID,
+            special_ids=(CLS_ID,),
             **head,
         )
+
+    def linear_features(self, ids, offsets, module=None):
+        """Word and word-pair frequencies, sparse ``(n, vocab_size +
+        BIGRAM_BUCKETS)``: counts over length.
+
+        A word pair is a token and the one before it, hashed as the module
+        hashes it (:func:`~._modules.bigram_bucket`). ``[PAD]`` and ``[CLS]``
+        are left out as tokens; ``module`` is not needed.
+        """
+        ids = np.asarray(ids, dtype=np.int64)
+        kept = ~np.isin(ids, self.hidden_ids)
+        words = _frequencies(offsets, kept, ids, len(self.vocabulary))
+        # Each document starts with [CLS], so no kept pair spans two documents.
+        previous = np.concatenate([ids[:1], ids[:-1]])
+        pairs = _frequencies(
+            offsets, kept, bigram_bucket(previous, ids), BIGRAM_BUCKETS
+        )
+        return sp.hstack([words, pairs]).tocsr()
 
     build_module = new_module
 
@@ -191,7 +214,12 @@ class PretrainedEncoder:
 
     def _module(self, encoder, n_classes, *, pooling, dropout):
         return _backbone.BackboneClassifierModule(
-            encoder, n_classes, pooling=pooling, dropout=dropout, pad_id=self.pad_id
+            encoder,
+            n_classes,
+            pooling=pooling,
+            dropout=dropout,
+            pad_id=self.pad_id,
+            special_ids=self.hidden_ids,
         )
 
     def build_module(self, n_classes, *, pooling, dropout, **_architecture):
@@ -205,6 +233,16 @@ class PretrainedEncoder:
         encoder = _backbone.encoder_from_config(self.config)
         return self._module(encoder, n_classes, pooling=pooling, dropout=dropout)
 
+    def linear_features(self, ids, offsets, module):
+        """Mean input word embedding of each document ``(n, D)`` (special
+        tokens but the unknown one left out), from ``module``'s encoder."""
+        table = module.encoder.get_input_embeddings().weight.detach()
+        table = table.cpu().double().numpy()  # (vocab, D)
+        ids = np.asarray(ids, dtype=np.int64)
+        kept = ~np.isin(ids, self.hidden_ids)
+        frequencies = _frequencies(offsets, kept, ids, len(table))
+        return np.asarray(frequencies @ table)
+
     def configure(self, module, *, frozen):
         """Fix or release the encoder's weights for this fit."""
         module.freeze(frozen)
@@ -213,6 +251,18 @@ class PretrainedEncoder:
         """The tokenizer's files and the settings, for ``save``."""
         settings = json.dumps({"kind": self.kind, "backbone": self.backbone})
         return {**_backbone.tokenizer_files(self.tokenizer), _SETTINGS: settings}
+
+
+def _frequencies(offsets, kept, columns, n_columns):
+    """Sparse ``(n, n_columns)``: per document, the counts of its ``columns``
+    where ``kept``, over its number of kept tokens (a row of zeros if none)."""
+    document = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))[kept]
+    counts = np.bincount(document, minlength=len(offsets) - 1)
+    scale = 1.0 / np.maximum(counts, 1)
+    return sp.csr_matrix(
+        (scale[document], (document, np.asarray(columns)[kept])),
+        shape=(len(offsets) - 1, n_columns),
+    )
 
 
 def restore_text_encoder(blobs, *, vocabulary, max_len, config, lowercase):

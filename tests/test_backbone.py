@@ -118,10 +118,18 @@ class WatchTraining(Callback):
         self.inputs.append((tuple(batch[0].shape), batch[0].dtype))
 
 
+def test_frozen_backbone_with_attention_pooling_trains_the_readout(frozen):
+    # The readout needs every token's states, so the fixed encoder runs in
+    # each epoch; its weights stay as loaded (previous test), the readout's
+    # queries (which start at zero) learn.
+    assert frozen.module_.pooling == "attention"
+    assert frozen.module_.readout.query.abs().sum() > 0
+
+
 def test_frozen_backbone_embeds_each_document_once_per_fit():
     watch = WatchTraining()
     clf = TransformerTextClassifier(
-        **TINY, freeze_backbone=True, max_epochs=3, callbacks=[watch]
+        **TINY, pooling="mean", freeze_backbone=True, max_epochs=3, callbacks=[watch]
     ).fit(X_TRAIN, Y_TRAIN)
     used = next(cb for _, cb in clf.net_.callbacks_ if isinstance(cb, WatchTraining))
     # The epochs train the head on pooled embeddings; the encoder never runs.
@@ -311,3 +319,14 @@ def test_backbone_set_after_fit_does_not_change_inference(frozen):
     model.set_params(backbone=None)
     np.testing.assert_array_equal(model.predict_proba(X_TEST), expected)
     assert model.attention_weights(X_TEST[:1])[0][0] == tokens
+
+
+def test_backbone_readout_weights_point_at_the_deciding_word(tuned):
+    # Reviews read "the film was WORD": the readout's values come from each
+    # word piece's own embedding, so the filler words carry little.
+    for tokens, weights in tuned.attention_weights(X_TEST[:8]):
+        assert tokens[int(np.argmax(weights))] not in {"the", "film", "was"}
+    short, long = X_TEST[0], " ".join(X_TEST[1:4])
+    alone = tuned.attention_weights([short])[0][1]
+    batched = tuned.attention_weights([short, long])[0][1]
+    np.testing.assert_allclose(alone, batched, rtol=1e-4, atol=1e-6)

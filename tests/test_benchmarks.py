@@ -17,6 +17,7 @@ SECTIONS = (
     "## Memory",
     "## Persistence",
     "## Scoring at scale",
+    "## Faithfulness",
 )
 
 
@@ -45,6 +46,7 @@ def test_run_all_quick_writes_every_section(tmp_path):
     # On request only: they need the package registry or a GPU.
     assert "## Against the seed's Keras model" not in text
     assert "## GPU" not in text
+    assert "### Goals (issue 15)" in text
 
 
 def test_run_all_only_replaces_the_named_section(tmp_path):

@@ -479,7 +479,8 @@ def _replace_in_header(path, old, new):
         (b'\\"dropout\\":0.4', b'\\"dropout\\":0.5'),  # a hyperparameter
         (b'\\"n_iter_\\":2', b'\\"n_iter_\\":3'),  # a fitted attribute
         (b'\\"good\\":', b'\\"gold\\":'),  # a vocabulary entry
-        (b'\\"pooling\\":\\"mean\\"', b'\\"pooling\\":\\"max\\" '),  # valid JSON
+        # valid JSON, same length
+        (b'\\"pooling\\":\\"attention\\"', b'\\"pooling\\":\\"mean\\"     '),
     ],
     ids=["dropout", "n_iter_", "vocabulary", "pooling"],
 )
@@ -555,9 +556,9 @@ def test_weights_of_the_wrong_shape_are_refused(model_file, tmp_path):
 def test_missing_weights_are_refused(model_file, tmp_path):
     path = _rewrite(
         _copy(model_file, tmp_path),
-        edit_tensors=lambda tensors: tensors.pop("module.head.bias"),
+        edit_tensors=lambda tensors: tensors.pop("module.readout.bias"),
     )
-    with pytest.raises(ValueError, match="(?s)do not fit.*head.bias"):
+    with pytest.raises(ValueError, match="(?s)do not fit.*readout.bias"):
         TransformerTextClassifier.load(path)
 
 

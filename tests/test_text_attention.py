@@ -1,0 +1,141 @@
+"""The text classifier's attention readout: what ``attention_weights`` reports.
+
+With ``pooling="attention"`` (the default) the logits are an exact sum of
+per-token parts, so the reported weights must be a distribution over the
+kept tokens that does not depend on batch-mates, and deleting the tokens
+they rank highest must move the prediction more than deleting others.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from sklearn_transformers import TransformerTextClassifier
+
+TINY = dict(
+    embed_dim=16,
+    num_heads=2,
+    num_layers=1,
+    ff_dim=32,
+    max_epochs=6,
+    min_df=1,
+    random_state=0,
+)
+FILLER = ["the", "a", "film", "movie", "was", "it", "plot", "story", "and", "this"]
+
+
+def make_keyword_reviews(n_samples, seed):
+    """Reviews of filler words holding one word that decides the label."""
+    rng = np.random.default_rng(seed)
+    X, y = [], []
+    for _ in range(n_samples):
+        positive = bool(rng.integers(2))
+        words = list(rng.choice(FILLER, size=rng.integers(4, 9)))
+        words.insert(rng.integers(len(words) + 1), "great" if positive else "awful")
+        X.append(" ".join(words))
+        y.append("pos" if positive else "neg")
+    return X, np.asarray(y)
+
+
+X_TRAIN, Y_TRAIN = make_keyword_reviews(200, seed=0)
+X_TEST, _ = make_keyword_reviews(20, seed=1)
+
+
+@pytest.fixture(scope="module")
+def clf():
+    return TransformerTextClassifier(**TINY).fit(X_TRAIN, Y_TRAIN)
+
+
+def test_attention_is_the_default_pooling():
+    assert TransformerTextClassifier().pooling == "attention"
+
+
+@pytest.mark.parametrize("method", ["auto", "contribution", "attention"])
+def test_weights_are_a_distribution_over_the_kept_tokens(clf, method):
+    docs = [*X_TEST[:5], "", "great"]
+    for doc, (tokens, weights) in zip(
+        docs, clf.attention_weights(docs, method=method), strict=True
+    ):
+        assert tokens == doc.split()  # no [CLS], no padding
+        assert weights.shape == (len(tokens),)
+        assert np.all(weights >= 0)
+        if tokens:
+            assert weights.sum() == pytest.approx(1.0)
+
+
+def test_padding_gets_zero_attention(clf):
+    ids = torch.tensor([[2, 5, 6, 0, 0], [2, 5, 6, 7, 8]])  # [CLS] x x [PAD] [PAD]
+    clf.module_.eval()
+    with torch.no_grad():
+        for method in ("attention", "contribution"):
+            weights = getattr(clf.module_, method)(ids)
+            assert torch.all(weights[0, 3:] == 0)
+            assert torch.all(weights[:, 0] == 0)  # [CLS] is not read out
+
+
+def test_weights_and_predictions_do_not_depend_on_batch_mates(clf):
+    short, long = X_TEST[0], " ".join(X_TEST[1:6])
+    alone = clf.attention_weights([short])[0][1]
+    batched = clf.attention_weights([short, long])[0][1]
+    np.testing.assert_allclose(alone, batched, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        clf.predict_proba([short])[0], clf.predict_proba([short, long])[0], rtol=1e-5
+    )
+
+
+def test_the_deciding_word_gets_the_largest_weight(clf):
+    for doc, (tokens, weights) in zip(
+        X_TEST, clf.attention_weights(X_TEST), strict=True
+    ):
+        assert tokens[int(np.argmax(weights))] in {"great", "awful"}, doc
+
+
+def test_deleting_the_top_weighted_token_moves_the_prediction_most(clf):
+    for doc in X_TEST[:8]:
+        tokens, weights = clf.attention_weights([doc])[0]
+        base = clf.predict_proba([doc])[0]
+        changes = []
+        for j in range(len(tokens)):
+            kept = " ".join(tokens[:j] + tokens[j + 1 :])
+            changes.append(np.abs(clf.predict_proba([kept])[0] - base).sum())
+        top = int(np.argmax(weights))
+        others = [c for j, c in enumerate(changes) if j != top]
+        assert changes[top] > max(others), (doc, weights, changes)
+
+
+def test_contribution_is_raw_attention_times_value_size(clf):
+    tokens, contribution = clf.attention_weights(X_TEST[:1], method="contribution")[0]
+    _, attention = clf.attention_weights(X_TEST[:1], method="attention")[0]
+    # Filler words carry little evidence: their share shrinks from attention
+    # to contribution, the deciding word's grows.
+    top = int(np.argmax(contribution))
+    assert contribution[top] > attention[top]
+
+
+def test_transform_is_the_attention_weighted_state(clf):
+    embeddings = clf.transform(X_TEST[:3])
+    assert embeddings.shape == (3, TINY["embed_dim"])
+    assert clf.get_feature_names_out().shape == (TINY["embed_dim"],)
+
+
+@pytest.mark.parametrize(
+    ("pooling", "method", "match"),
+    [
+        ("mean", "contribution", "pooling='attention'"),
+        ("attention", "gradient", "method must be"),
+    ],
+)
+def test_bad_method_is_a_clear_error(pooling, method, match):
+    model = TransformerTextClassifier(**{**TINY, "max_epochs": 1, "pooling": pooling})
+    model.fit(X_TRAIN[:20], Y_TRAIN[:20])
+    with pytest.raises(ValueError, match=match):
+        model.attention_weights(X_TEST[:1], method=method)
+
+
+def test_starts_from_the_linear_model_of_term_frequencies():
+    # One epoch at a tiny learning rate: the model is still its linear start,
+    # which already separates the keyword reviews.
+    model = TransformerTextClassifier(**{**TINY, "max_epochs": 1, "lr": 1e-6})
+    model.fit(X_TRAIN, Y_TRAIN)
+    X_new, y_new = make_keyword_reviews(50, seed=2)
+    assert model.score(X_new, y_new) > 0.9
