@@ -29,6 +29,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from . import _distributed
+from ._fit_plan import resolve_device
 from ._persistence import (
     ModelRecord,
     check_optimizer_state,
@@ -230,8 +231,6 @@ class PersistenceMixin:
         >>> loaded.partial_fit(X, y).n_iter_
         3
         """
-        from ._base import resolve_device  # the base imports this module
-
         map_location = resolve_device(device)
         with read_record(path) as record:
             if record.estimator != cls.__name__:

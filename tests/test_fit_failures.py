@@ -14,7 +14,7 @@ from skorch.callbacks import Callback
 from sklearn_transformers import (
     AttentionTimeSeriesRegressor,
     TransformerTextClassifier,
-    _base,
+    _inference,
     make_windows,
 )
 
@@ -236,7 +236,7 @@ def test_long_windows_are_run_in_batches_bounded_by_their_square():
     finally:
         handle.remove()
     rows = [shape[0] for shape in shapes]
-    assert max(rows) * window**2 <= _base.ATTENTION_BUDGET
+    assert max(rows) * window**2 <= _inference.ATTENTION_BUDGET
     assert sum(rows) == 2 * len(X) and len(rows) > 2
     assert weights.shape == (len(X), window) and predictions.shape == (len(X),)
 
@@ -245,7 +245,7 @@ def test_long_documents_are_run_in_smaller_batches(monkeypatch):
     clf = TransformerTextClassifier(**{**TEXT, "max_len": 64}).fit(X_TEXT, Y_TEXT)
     long_docs = [" ".join(["good"] * n) for n in (3, 60, 5, 62, 40)] * 10
     expected = clf.predict_proba(long_docs)
-    monkeypatch.setattr(_base, "ATTENTION_BUDGET", 16 * 65**2)
+    monkeypatch.setattr(_inference, "ATTENTION_BUDGET", 16 * 65**2)
     shapes, handle = _batch_shapes(clf.module_.embed)
     try:
         proba = clf.predict_proba(long_docs)
