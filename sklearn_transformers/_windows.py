@@ -111,7 +111,7 @@ def make_windows(
         return (X, y, np.zeros(len(X), dtype=np.int64)) if return_groups else (X, y)
 
     parts, group_parts, short = [], [], 0
-    for key, item in zip(keys, items):
+    for key, item in zip(keys, items, strict=True):
         values, position = _checked_values(item, target, name=key, n_series=len(keys))
         if len(values) < window + horizon:
             short += 1
@@ -190,7 +190,7 @@ def last_window(series, window, *, target=None):
     if keys is None:
         keys, items = [None], [series]
     rows = []
-    for key, item in zip(keys, items):
+    for key, item in zip(keys, items, strict=True):
         values, _ = _checked_values(item, target, name=key, n_series=len(keys))
         if len(values) < window:
             where = "" if key is None else f"series {key!r}: "

@@ -408,7 +408,7 @@ def test_collection_windows_never_span_two_series():
     np.testing.assert_array_equal(y, np.concatenate([ya, yb]))
     np.testing.assert_array_equal(groups, [0, 0, 0, 1, 1])
     # Every window and its target come from one series.
-    for row, target, group in zip(X, y, groups):
+    for row, target, group in zip(X, y, groups, strict=True):
         source = (a, b)[group]
         assert np.isin(row, source).all() and target in source
 
