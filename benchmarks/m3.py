@@ -30,7 +30,7 @@ in some tables); N-BEATS 12.37 averaged over all 3,003 series (Oreshkin et
 al. 2020, ensemble of 180 models).
 
 Run: ``python benchmarks/m3.py [--quick] [--only monthly]`` (full run about
-30 minutes on 2 cores; ``--quick``: 60 series per frequency, tiny model).
+30 minutes on 2 cores; ``--quick``: 40 series per frequency, tiny model).
 """
 
 import argparse
@@ -150,7 +150,7 @@ def evaluate(kind, args, params):
     """Rows of the table for one frequency."""
     setting = SETTINGS[kind]
     season, window = setting["season"], args.window or setting["window"]
-    train, test, horizon = load(kind, 60 if args.quick else None)
+    train, test, horizon = load(kind, 40 if args.quick else None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # short series: no windows
         median, low, high, seconds, n_windows = attention_global(

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import _threads  # noqa: F401  (sets thread variables before numpy and torch load)
 import backbone_quality
+import m3
 import memory
 import search
 import speed
@@ -49,6 +50,7 @@ SECTIONS = (
     ("Pretrained backbone", backbone_quality, "backbone_quality.py"),
     ("Parallel search", search, "search.py"),
     ("Memory", memory, "memory.py"),
+    ("M3 competition", m3, "m3.py"),
 )
 # The scripts with a --threads flag; timeseries_quality takes its threads from
 # the environment, and search varies them itself.

@@ -12,6 +12,7 @@ SECTIONS = (
     "## Pretrained backbone",
     "## Parallel search",
     "## Memory",
+    "## M3 competition",
 )
 
 
