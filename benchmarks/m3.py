@@ -46,19 +46,21 @@ from sklearn_transformers import AttentionTimeSeriesRegressor, last_window, make
 
 from _common import machine_line, markdown_table
 
-# Chosen by measurement on the training parts (see README, "Forecasting many
-# series"): a window of 2 years / 4 years of quarters, the whole horizon at
-# once, 0.1 / 0.5 / 0.9 quantiles.
+# Chosen by measurement on the training parts only (their last h steps held
+# out as validation, scored against AutoTheta on the same points; see the
+# README, "Forecasting many series"): windows of 24 months / 16 quarters
+# (monthly validation sMAPE 11.94 at 24 vs 12.45 at 36 months; quarterly
+# 10.45 at 16 vs 10.99 at 12 quarters), the model's default size (11.69 vs
+# 11.94 for embed_dim=32 with one layer), 5 epochs.
 SETTINGS = {
-    "monthly": dict(season=12, window=30),
-    "quarterly": dict(season=4, window=12),
+    "monthly": dict(season=12, window=24),
+    "quarterly": dict(season=4, window=16),
 }
 MODEL_PARAMS = dict(
     standardize="window",
     quantiles=(0.1, 0.5, 0.9),
-    max_epochs=10,
+    max_epochs=5,
     batch_size=256,
-    lr=1e-3,
 )
 QUICK_PARAMS = dict(embed_dim=16, num_heads=2, num_layers=1, ff_dim=32, max_epochs=2)
 
