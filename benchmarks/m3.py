@@ -29,8 +29,8 @@ Published anchors: Theta, the M3 winner, sMAPE 13.85 on the monthly series
 in some tables); N-BEATS 12.37 averaged over all 3,003 series (Oreshkin et
 al. 2020, ensemble of 180 models).
 
-Run: ``python benchmarks/m3.py [--quick] [--only monthly]`` (full run about
-30 minutes on 2 cores; ``--quick``: 40 series per frequency, tiny model).
+Run: ``python benchmarks/m3.py [--quick] [--only monthly]`` (full run: about 600 CPU
+seconds, 17 minutes wall on a shared 2-core machine; ``--quick``: 40 series per frequency, tiny model).
 """
 
 import argparse
