@@ -147,7 +147,7 @@ def tasks(args):
     n_test = round(0.2 * len(demand))
     X, y = make_windows(demand, window=96, target="Demand")
     yield "elecdemand, W96", X, y, 48, (48,), n_test, args.train_windows
-    if not args.quick:
+    if not args.quick and not args.no_336:
         X, y = make_windows(demand, window=336, target="Demand")
         yield "elecdemand, W336", X, y, 48, (48, 336), n_test, args.train_336
 
@@ -249,6 +249,7 @@ def main(argv=None):
         help="extra row: comma-separated params, e.g. standardize=True or "
         "method=attention (weights method of the defaults' model class)",
     )
+    parser.add_argument("--no-336", action="store_true", help="skip elecdemand W336")
     parser.add_argument("--train-windows", type=int, default=4000)
     parser.add_argument("--train-336", type=int, default=2000)
     parser.add_argument("--eval-windows", type=int, default=400)

@@ -40,6 +40,7 @@ import backbone_quality
 import faithfulness
 import gpu
 import keras_seed
+import m3
 import memory
 import persistence
 import score_at_scale
@@ -62,6 +63,7 @@ SECTIONS = (
     ("Persistence", persistence, "persistence.py"),
     ("Scoring at scale", score_at_scale, "score_at_scale.py"),
     ("Faithfulness", faithfulness, "faithfulness.py"),
+    ("M3 competition", m3, "m3.py"),
 )
 # Sections run only when named in --only, never in a full or quick run: they
 # need what CI does not have (keras_seed: the package registry, to create its

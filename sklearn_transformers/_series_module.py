@@ -157,11 +157,15 @@ class PinballLoss(nn.Module):
 
     ``forward(pred (B, Q * S), target (B, S))`` with ``pred`` quantile-major
     as :class:`SeriesRegressorModule` returns it. With the single level 0.5
-    it is half the mean absolute error.
+    it is half the mean absolute error. ``reduction="none"`` returns the
+    per-sample loss ``(B, Q * S)`` (for sample weights), "mean" its mean.
     """
 
-    def __init__(self, levels):
+    def __init__(self, levels, reduction="mean"):
         super().__init__()
+        if reduction not in ("mean", "none"):
+            raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}.")
+        self.reduction = reduction
         self.register_buffer("levels", torch.as_tensor(levels, dtype=torch.float32))
 
     def forward(self, pred, target):
@@ -169,4 +173,5 @@ class PinballLoss(nn.Module):
         pred = pred.view(batch, len(self.levels), horizon)
         diff = target[:, None, :] - pred  # (B, Q, S)
         levels = self.levels[None, :, None]
-        return torch.maximum(levels * diff, (levels - 1) * diff).mean()
+        loss = torch.maximum(levels * diff, (levels - 1) * diff)
+        return loss.mean() if self.reduction == "mean" else loss.flatten(1)

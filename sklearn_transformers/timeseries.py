@@ -105,6 +105,12 @@ class AttentionTimeSeriesRegressor(
         error; :meth:`predict` returns the 0.5 quantile and
         :meth:`predict_quantiles` all of them. 0.5 is required because the
         median is the point forecast.
+    lag_order : {"oldest_first", "newest_first"}, default="oldest_first"
+        Order of the time steps along the rows of ``X``: oldest first, as
+        :func:`make_windows` cuts them, or newest first, as skforecast's lag
+        columns ``lag_1, lag_2, ...`` come. The model always reads the window
+        oldest first (so the positions mean the same), and
+        :meth:`attention_weights` returns its columns in ``X``'s order.
     linear_shortcut : bool, default=True
         Start training at the ridge regression (``alpha=1``) of the
         (standardised) targets on the windows: the per-lag values start at
@@ -223,6 +229,7 @@ class AttentionTimeSeriesRegressor(
         "target_feature": [Interval(Integral, 0, None, closed="left")],
         "quantiles": [None, "array-like"],
         "linear_shortcut": ["boolean"],
+        "lag_order": [StrOptions({"oldest_first", "newest_first"})],
     }
     _architecture_params = (
         *AttentionEstimatorBase._architecture_params,
@@ -232,6 +239,7 @@ class AttentionTimeSeriesRegressor(
         "target_feature",
         "quantiles",
         "linear_shortcut",
+        "lag_order",
     )
 
     def __init__(
@@ -257,6 +265,7 @@ class AttentionTimeSeriesRegressor(
         target_feature=0,
         quantiles=None,
         linear_shortcut=True,
+        lag_order="oldest_first",
         precision="float32",
         device="cpu",
         random_state=None,
@@ -284,6 +293,7 @@ class AttentionTimeSeriesRegressor(
         self.target_feature = target_feature
         self.quantiles = quantiles
         self.linear_shortcut = linear_shortcut
+        self.lag_order = lag_order
         self.precision = precision
         self.device = device
         self.random_state = random_state
@@ -420,6 +430,8 @@ class AttentionTimeSeriesRegressor(
                 f"X has windows of shape {windows.shape[1:]} (window, n_features), "
                 f"but {type(self).__name__} was fitted with {self.window_shape_}."
             )
+        if self._fitted_params.get("lag_order") == "newest_first":
+            windows = windows[:, ::-1]
         return windows
 
     def _scale(self, windows):
@@ -609,9 +621,10 @@ class AttentionTimeSeriesRegressor(
         Returns
         -------
         weights : ndarray of shape (n_samples, window)
-            Non-negative, each row summing to 1; column 0 is the oldest step,
+            Non-negative, each row summing to 1, columns in ``X``'s order:
+            with ``lag_order="oldest_first"`` column 0 is the oldest step and
             column ``window - L`` the step ``L`` steps before the first
-            forecast target.
+            forecast target; with "newest_first" column ``L - 1`` is lag ``L``.
         """
         if method not in ("contribution", "attention"):
             raise ValueError(
@@ -632,7 +645,10 @@ class AttentionTimeSeriesRegressor(
         total = weights.sum(axis=2, keepdims=True)
         uniform = np.full_like(weights, 1.0 / weights.shape[2])
         weights = np.divide(weights, total, out=uniform, where=total > 0)
-        return weights.mean(axis=1) if step is None else weights[:, step]
+        weights = weights.mean(axis=1) if step is None else weights[:, step]
+        if self._fitted_params.get("lag_order") == "newest_first":
+            weights = weights[:, ::-1]
+        return weights
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

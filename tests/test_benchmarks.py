@@ -18,6 +18,7 @@ SECTIONS = (
     "## Persistence",
     "## Scoring at scale",
     "## Faithfulness",
+    "## M3 competition",
 )
 
 

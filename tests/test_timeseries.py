@@ -722,3 +722,16 @@ def test_last_pooling_skips_end_padding():
     key_mask = torch.tensor([[True, True, False], [True, True, True]])
     pooled = pool(hidden, key_mask, "last")
     assert torch.equal(pooled, torch.stack([hidden[0, 1], hidden[1, 2]]))
+
+
+def test_quantiles_with_sample_weight_train_and_zero_weight_ignores_windows():
+    X, y = _windows(n_times=160)
+    weights = np.ones(len(y))
+    weights[:40] = 0.0
+    corrupted = y.copy()
+    corrupted[:40] += 100.0  # ignored when their weight is 0
+    params = dict(quantiles=(0.1, 0.5, 0.9), linear_shortcut=False)
+    fitted = _tiny(**params).fit(X, corrupted, sample_weight=weights)
+    clean = _tiny(**params).fit(X, y, sample_weight=weights)
+    np.testing.assert_allclose(fitted.predict(X), clean.predict(X), rtol=1e-5)
+    assert np.all(np.diff(fitted.predict_quantiles(X), axis=-1) >= 0)

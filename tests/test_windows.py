@@ -396,3 +396,117 @@ else:  # pragma: no cover
     @pytest.mark.skip(reason="hypothesis is not installed")
     def test_make_windows_never_leaks_and_shapes_agree():
         pass
+
+
+# ----------------------------------------------------------- many series
+def test_collection_windows_never_span_two_series():
+    a, b = np.arange(6.0), 100 + np.arange(5.0)
+    X, y, groups = make_windows([a, b], window=3, return_groups=True)
+    Xa, ya = make_windows(a, window=3)
+    Xb, yb = make_windows(b, window=3)
+    np.testing.assert_array_equal(X, np.concatenate([Xa, Xb]))
+    np.testing.assert_array_equal(y, np.concatenate([ya, yb]))
+    np.testing.assert_array_equal(groups, [0, 0, 0, 1, 1])
+    # Every window and its target come from one series.
+    for row, target, group in zip(X, y, groups, strict=True):
+        source = (a, b)[group]
+        assert np.isin(row, source).all() and target in source
+
+
+def test_collection_dict_groups_are_keys_and_line_up_with_group_kfold():
+    from sklearn.model_selection import GroupKFold
+
+    series = {"x": np.arange(10.0), "y": np.arange(8.0) * 2, "z": np.arange(7.0)}
+    X, y, groups = make_windows(series, window=4, horizon=2, return_groups=True)
+    assert X.shape == (5 + 3 + 2, 4) and y.shape == (10, 2)
+    assert groups.tolist() == ["x"] * 5 + ["y"] * 3 + ["z"] * 2
+    for train, test in GroupKFold(n_splits=3).split(X, y, groups):
+        assert not set(groups[train]) & set(groups[test])
+
+
+def test_collection_of_dataframes_with_target():
+    frames = [
+        pd.DataFrame({"a": np.arange(6.0), "b": np.arange(6.0) * 10}),
+        pd.DataFrame({"a": np.arange(5.0) + 50, "b": np.arange(5.0)}),
+    ]
+    X, y = make_windows(frames, window=3, target="b")
+    assert X.shape == (5, 3, 2)
+    np.testing.assert_array_equal(y, [30, 40, 50, 3, 4])
+
+
+def test_collection_skips_short_series_with_a_counting_warning():
+    series = [np.arange(10.0), np.arange(2.0), np.arange(3.0), np.arange(8.0)]
+    with pytest.warns(UserWarning, match="2 of 4 series"):
+        X, y, groups = make_windows(series, window=4, return_groups=True)
+    assert set(groups.tolist()) == {0, 3}
+    assert len(X) == 6 + 4
+
+
+def test_collection_with_no_long_enough_series_raises():
+    with pytest.raises(ValueError, match="none of the 2 series"):
+        make_windows([np.arange(3.0), np.arange(2.0)], window=4)
+
+
+def test_collection_names_the_bad_series():
+    with pytest.raises(ValueError, match="series 'b'.*NaN.*time index 1"):
+        make_windows({"a": np.arange(5.0), "b": [0.0, np.nan, 1.0, 2.0]}, window=2)
+    with pytest.raises(ValueError, match="all be 1-D, or all 2-D"):
+        make_windows([np.arange(5.0), np.ones((5, 2))], window=2, target=0)
+
+
+def test_single_series_groups_are_zero():
+    X, y, groups = make_windows(np.arange(6.0), window=3, return_groups=True)
+    assert groups.tolist() == [0, 0, 0]
+
+
+def test_last_window_shapes_and_values():
+    from sklearn_transformers import last_window
+
+    np.testing.assert_array_equal(last_window(np.arange(6.0), 3), [[3, 4, 5]])
+    X = last_window({"a": np.arange(5.0), "b": np.arange(9.0)}, 4)
+    np.testing.assert_array_equal(X, [[1, 2, 3, 4], [5, 6, 7, 8]])
+    frame = pd.DataFrame({"a": np.arange(6.0), "b": -np.arange(6.0)})
+    X3 = last_window([frame, frame], 2, target="a")
+    assert X3.shape == (2, 2, 2)
+    # Shaped like make_windows' X: a model fitted on those windows predicts it.
+    Xw, _ = make_windows([frame, frame], 2, target="a")
+    assert X3.shape[1:] == Xw.shape[1:]
+    with pytest.raises(ValueError, match="series 'a'.*too short"):
+        last_window({"a": np.arange(2.0), "b": np.arange(9.0)}, 4)
+
+
+def test_target_index_gives_the_timestamps_of_y():
+    from sklearn_transformers import target_index
+
+    index = pd.date_range("2020-01-01", periods=8, freq="D")
+    s = pd.Series(np.arange(8.0), index=index)
+    X, y = make_windows(s, window=3)
+    labels = target_index(s, window=3)
+    np.testing.assert_array_equal(s.loc[labels].to_numpy(), y)
+    X, y = make_windows([s, s.iloc[:6]], window=3, horizon=2, step=2)
+    labels = target_index([s, s.iloc[:6]], window=3, horizon=2, step=2)
+    assert labels.shape == y.shape
+    assert (labels[0] < labels[1]).all()
+    np.testing.assert_array_equal(s.loc[labels[1]].to_numpy(), y[:, 1])
+
+
+def test_forecast_index_continues_each_series():
+    from sklearn_transformers import forecast_index
+
+    monthly = pd.Series(
+        np.arange(5.0), index=pd.date_range("2020-01-01", periods=5, freq="MS")
+    )
+    assert forecast_index(monthly, 2).tolist() == list(
+        pd.to_datetime(["2020-06-01", "2020-07-01"])
+    )
+    periods = pd.Series(
+        np.arange(4.0), index=pd.period_range("2021Q1", periods=4, freq="Q")
+    )
+    both = forecast_index([monthly, periods], 1)
+    assert str(both[1][0]) == "2022Q1"
+    assert forecast_index(np.arange(5.0), 2).tolist() == [5, 6]
+    irregular = pd.Series(
+        [1.0, 2, 3], index=pd.to_datetime(["2020-01-01", "2020-01-02", "2020-01-09"])
+    )
+    with pytest.raises(ValueError, match="no frequency"):
+        forecast_index(irregular, 1)
