@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
 
 from ._backbone import PooledHead
 from ._base import AttentionEstimatorBase
+from ._calibration import fit_temperature
 from ._callbacks import accuracy_score
 from ._data import DenseData, RaggedTokens
 from ._documents import check_documents
@@ -28,6 +29,10 @@ from ._fixes import Interval, StrOptions, _fit_context
 from ._text_encoders import PretrainedEncoder, WordEncoder, restore_text_encoder
 
 __all__ = ["TransformerTextClassifier"]
+
+# calibration="auto" holds out data for temperature scaling from this many
+# training documents on (fewer leave too small a held-out part).
+AUTO_CALIBRATION_MIN_SAMPLES = 1000
 
 
 class TransformerTextClassifier(
@@ -120,6 +125,16 @@ class TransformerTextClassifier(
         of the leading ``[CLS]`` token, or their element-wise maximum.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss, as in ``LogisticRegression``.
+    calibration : {"auto", "temperature"} or None, default="auto"
+        Temperature scaling (Guo et al. 2017): ``fit`` holds out
+        ``validation_fraction`` of the training data (stratified; the same
+        part early stopping uses), trains on the rest, then divides the
+        logits by the temperature ``temperature_`` that minimises the
+        log-loss on the held-out part, so ``predict_proba`` is not
+        over-confident (predictions do not change). "auto" does this with
+        1,000 training documents or more, where the held-out part is large
+        enough to fit one number and costs the model little; None never
+        does (``temperature_`` is 1.0).
     backbone : str, path or None, default=None
         None trains the encoder above from scratch. Otherwise a local folder
         or Hugging Face hub name of a pretrained encoder (BERT, MiniLM,
@@ -163,6 +178,9 @@ class TransformerTextClassifier(
     vocabulary_ : dict of str -> int
         Token to id; ids 0, 1, 2 are ``[PAD]``, ``[UNK]`` and ``[CLS]``
         (with a ``backbone``: its tokenizer's vocabulary).
+    temperature_ : float
+        The logits' divisor fitted by ``calibration`` (1.0 without it).
+        ``partial_fit`` keeps the value of the last ``fit``.
     max_len_ : int
         Tokens kept per document (``max_len`` with "auto" resolved).
     n_truncated_ : int
@@ -245,6 +263,7 @@ class TransformerTextClassifier(
         "tokenizer": [callable, None],
         "pooling": [StrOptions({"mean", "cls", "max"})],
         "class_weight": [dict, StrOptions({"balanced"}), None],
+        "calibration": [StrOptions({"auto", "temperature"}), None],
         "backbone": [str, os.PathLike, None],
         "freeze_backbone": ["boolean"],
     }
@@ -289,6 +308,7 @@ class TransformerTextClassifier(
         tokenizer=None,
         pooling="mean",
         class_weight=None,
+        calibration="auto",
         backbone=None,
         freeze_backbone=False,
         precision="float32",
@@ -319,6 +339,7 @@ class TransformerTextClassifier(
         self.tokenizer = tokenizer
         self.pooling = pooling
         self.class_weight = class_weight
+        self.calibration = calibration
         self.backbone = backbone
         self.freeze_backbone = freeze_backbone
         self.precision = precision
@@ -531,6 +552,29 @@ class TransformerTextClassifier(
     def _stratify(self, data):
         return data.y.numpy()
 
+    def _holds_out(self):
+        return self.early_stopping or self.calibration is not None
+
+    def _holdout(self, data, seed):
+        calibrating_only = not self.early_stopping and self.calibration == "auto"
+        if calibrating_only and len(data) < AUTO_CALIBRATION_MIN_SAMPLES:
+            return data, None
+        return super()._holdout(data, seed)
+
+    def _holdout_purpose(self):
+        if self.early_stopping:
+            return super()._holdout_purpose()
+        return f"calibration={self.calibration!r}"
+
+    def _after_training(self, module, valid, plan):
+        if valid is None or self.calibration is None:
+            if not (plan.partial and plan.continuing):
+                self.temperature_ = 1.0
+            return
+        logits = self._run_module_dense(valid, "forward", module=module)
+        weights = None if valid.w is None else valid.w.numpy()
+        self.temperature_ = fit_temperature(logits, valid.y.numpy(), weights)
+
     _score = staticmethod(accuracy_score)
 
     # ------------------------------------------------------------ inference
@@ -543,10 +587,11 @@ class TransformerTextClassifier(
 
     def _logits(self, X):
         """Class logits ``(n_samples, n_classes)`` as float64."""
-        return self._run_module_dense(self._encode(X), "forward").astype(np.float64)
+        logits = self._run_module_dense(self._encode(X), "forward")
+        return logits.astype(np.float64) / self.temperature_
 
     def decision_function(self, X):
-        """Class scores (logits).
+        """Class scores: the logits divided by ``temperature_``.
 
         Parameters
         ----------
