@@ -20,13 +20,15 @@ from sklearn.utils.validation import (
 )
 
 from ._backbone import PooledHead
-from ._base import AttentionEstimatorBase
+from ._base import AttentionEstimatorBase, resolve_device
 from ._calibration import fit_temperature
 from ._callbacks import accuracy_score
 from ._data import DenseData, RaggedTokens
 from ._documents import check_documents
 from ._fixes import Interval, StrOptions, _fit_context
+from ._pretraining import pretrain_masked_lm
 from ._text_encoders import PretrainedEncoder, WordEncoder, restore_text_encoder
+from ._vocabulary import UNK_ID
 
 __all__ = ["TransformerTextClassifier"]
 
@@ -125,6 +127,13 @@ class TransformerTextClassifier(
         of the leading ``[CLS]`` token, or their element-wise maximum.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss, as in ``LogisticRegression``.
+    pretrain_epochs : int, default=0
+        Epochs of masked-word pretraining on the training documents before
+        the classifier learns the labels (from scratch only, on the first
+        fit): 15% of the words are hidden (as the unknown word, or a random
+        one) and the encoder learns to predict them from their context, with
+        the same ``lr``, ``batch_size`` and ``weight_decay``. Costs about one
+        training epoch per pretraining epoch.
     calibration : {"auto", "temperature"} or None, default="auto"
         Temperature scaling (Guo et al. 2017): ``fit`` holds out
         ``validation_fraction`` of the training data (stratified; the same
@@ -178,6 +187,9 @@ class TransformerTextClassifier(
     vocabulary_ : dict of str -> int
         Token to id; ids 0, 1, 2 are ``[PAD]``, ``[UNK]`` and ``[CLS]``
         (with a ``backbone``: its tokenizer's vocabulary).
+    pretrain_loss_ : list of float
+        Mean masked-word loss of each pretraining epoch of the first fit
+        (empty without ``pretrain_epochs``).
     temperature_ : float
         The logits' divisor fitted by ``calibration`` (1.0 without it).
         ``partial_fit`` keeps the value of the last ``fit``.
@@ -264,6 +276,7 @@ class TransformerTextClassifier(
         "pooling": [StrOptions({"mean", "cls", "max"})],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "calibration": [StrOptions({"auto", "temperature"}), None],
+        "pretrain_epochs": [Interval(Integral, 0, None, closed="left")],
         "backbone": [str, os.PathLike, None],
         "freeze_backbone": ["boolean"],
     }
@@ -308,6 +321,7 @@ class TransformerTextClassifier(
         tokenizer=None,
         pooling="mean",
         class_weight=None,
+        pretrain_epochs=0,
         calibration="auto",
         backbone=None,
         freeze_backbone=False,
@@ -339,6 +353,7 @@ class TransformerTextClassifier(
         self.tokenizer = tokenizer
         self.pooling = pooling
         self.class_weight = class_weight
+        self.pretrain_epochs = pretrain_epochs
         self.calibration = calibration
         self.backbone = backbone
         self.freeze_backbone = freeze_backbone
@@ -416,6 +431,11 @@ class TransformerTextClassifier(
             raise ValueError(
                 "tokenizer= cannot be combined with backbone=: the backbone "
                 "brings its own tokenizer; set tokenizer=None."
+            )
+        elif self.pretrain_epochs:
+            raise ValueError(
+                f"pretrain_epochs={self.pretrain_epochs} cannot be combined with "
+                "backbone=: a backbone comes pretrained; set pretrain_epochs=0."
             )
 
     def _prepare_data(self, X, y, sample_weight, *, reset, classes=None):
@@ -502,6 +522,21 @@ class TransformerTextClassifier(
         config = getattr(self.text_encoder_, "config", None)
         if config is not None:  # a backbone: its architecture, saved by save()
             self.backbone_config_ = config
+        self.pretrain_loss_ = []
+        if self.pretrain_epochs and self.backbone is None:
+            self.pretrain_loss_ = pretrain_masked_lm(
+                module,
+                data,
+                epochs=self.pretrain_epochs,
+                batch_size=self.batch_size,
+                lr=self._resolved("lr"),
+                weight_decay=self.weight_decay,
+                mask_id=UNK_ID,
+                special_ids=self.text_encoder_.hidden_ids,
+                # Batch order from torch's generator, which fit has seeded.
+                seed=int(torch.randint(np.iinfo(np.int32).max, ()).item()),
+                device=resolve_device(self.device),
+            )
         return module
 
     def _new_module(self):
