@@ -127,11 +127,12 @@ class TransformerTextClassifier(
         of the leading ``[CLS]`` token, or their element-wise maximum.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss, as in ``LogisticRegression``.
-        "balanced" lifts the recall of rare classes (and macro-F1) at some
-        cost in accuracy: use it when rare classes matter. On the sending
+        "balanced" lifts the recall of rare classes (and macro-F1), at times
+        for some accuracy: use it when rare classes matter. On the sending
         app of Trump's tweets (six classes, the rarest 0.7%) it raised
-        macro-F1 from 0.51 to 0.60 and the worst class's recall from 0 to
-        0.43, for 0.02 accuracy (``benchmarks/text_quality.py``).
+        macro-F1 from 0.50 to 0.59 and the worst class's recall from 0 to
+        0.39 at the same accuracy; on the bird-strike reports it cost 0.02
+        accuracy (``benchmarks/text_quality.py``).
     pretrain_epochs : int, default=0
         Epochs of masked-word pretraining on the training documents before
         the classifier learns the labels (from scratch only, on the first
