@@ -153,6 +153,26 @@ class AttentionEstimatorBase(
         """
         return module, data, valid
 
+    def _holds_out(self):
+        """Whether a ``fit`` holds out ``validation_fraction`` of its data.
+
+        For early stopping here; a subclass may also want a held-out set for
+        :meth:`_after_training` (such as calibration).
+        """
+        return self.early_stopping
+
+    def _holdout_purpose(self):
+        """The setting that asked for the held-out set, as error messages name it."""
+        return "early_stopping=True"
+
+    def _after_training(self, module, valid, plan):
+        """Fit post-training state (e.g. calibration) on the held-out data.
+
+        Called at the end of every ``fit`` and ``partial_fit`` with the
+        trained ``module`` (in eval mode) and the held-out data set, or None
+        when nothing was held out.
+        """
+
     def _check_hyperparameters(self):
         """Checks across parameters, after ``_parameter_constraints``."""
         if self.embed_dim % self.num_heads:
@@ -190,7 +210,7 @@ class AttentionEstimatorBase(
             lr=self._resolved("lr"),
             device=_distributed.rank_device(resolve_device(self.device)),
             seed=seed,
-            holdout=self.early_stopping and not partial,
+            holdout=self._holds_out() and not partial,
         )
 
     def _fit(self, X, y, sample_weight, *, incremental, partial=False, **options):
@@ -260,6 +280,7 @@ class AttentionEstimatorBase(
         with _seeded(plan.seed, plan.device):
             module = self.module_ if plan.continuing else self._build_module(data)
             self._configure_module(module)
+            held_out = valid
             trained, data, valid = self._training_view(module, data, valid)
             net = self._make_net(self._for_training(trained, plan), data, valid, plan)
             net.initialize()
@@ -277,6 +298,7 @@ class AttentionEstimatorBase(
         # The hold-out set served this call only; do not keep it in the model.
         net.train_split = None
         module.eval()
+        self._after_training(module, held_out, plan)
         self.net_ = net
         self.__dict__.pop("_loaded_optimizer_state", None)  # net_ holds it now
         self.module_ = module
@@ -310,7 +332,7 @@ class AttentionEstimatorBase(
         n_valid = math.ceil(self.validation_fraction * n_samples)
         if n_samples - n_valid < 1:
             raise ValueError(
-                f"early_stopping=True holds out validation_fraction="
+                f"{self._holdout_purpose()} holds out validation_fraction="
                 f"{self.validation_fraction} of the data, which leaves no "
                 f"training sample out of n_samples={n_samples}."
             )
@@ -323,7 +345,7 @@ class AttentionEstimatorBase(
             )
         except ValueError as exc:
             raise ValueError(
-                "early_stopping=True could not hold out a stratified "
+                f"{self._holdout_purpose()} could not hold out a stratified "
                 f"validation_fraction={self.validation_fraction} of "
                 f"{n_samples} samples: {exc}"
             ) from exc

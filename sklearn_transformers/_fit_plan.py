@@ -99,8 +99,8 @@ class FitPlan:
     seed : int
         Seed of this call's weights, dropout, shuffling and split.
     holdout : bool
-        Hold out ``validation_fraction`` for early stopping (not in
-        ``partial_fit``).
+        Hold out ``validation_fraction`` for early stopping or for
+        ``_after_training`` (not in ``partial_fit``).
     """
 
     continuing: bool

@@ -114,7 +114,7 @@ class NetMixin:
                 last_epoch=-1,  # each fit decays anew, also warm ones
             )
             callbacks.append(("lr_schedule", scheduler))
-        if valid is not None:
+        if valid is not None and self.early_stopping:
             callbacks.append(("early_stopping", self._early_stopping()))
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar(batches_per_epoch="auto")))

@@ -41,6 +41,12 @@ def test_run_all_quick_writes_every_section(tmp_path):
     for section in SECTIONS:
         assert section in text
     assert "| model | test accuracy |" in text
+    assert (
+        "| set | model | accuracy | log-loss | ECE | macro-F1 | worst-class recall |"
+        in text
+    )
+    for text_set in ("fine_food", "trump_tweets", "bird_strikes"):
+        assert f"| {text_set} | TF-IDF + LR (C searched) |" in text
     assert "### Training overhead" in text
     assert "| variant | processes x torch threads | search s |" in text
     assert "| Dask, 2 worker(s) x 1 thread | 2,000 |" in text
