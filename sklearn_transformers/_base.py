@@ -131,10 +131,15 @@ class AttentionEstimatorBase(
         return {}
 
     def _resolved(self, name):
-        """The value parameter ``name`` takes in this fit (``"auto"`` resolved)."""
+        """The value parameter ``name`` takes in this fit.
+
+        ``"auto"`` is replaced by :meth:`_auto_defaults`' value for ``name``;
+        a parameter whose ``"auto"`` means a behaviour rather than a value
+        (the classifier's ``calibration``) is returned as it is.
+        """
         value = getattr(self, name)
         if isinstance(value, str) and value == "auto":
-            return self._auto_defaults()[name]
+            return self._auto_defaults().get(name, value)
         return value
 
     def _build_module(self, data):

@@ -83,7 +83,7 @@ def draw_bars(ax, bars, *, cmap, seasonal_lags, title):
     window = len(bars)
     lags = np.arange(-window, 0)
     colour = plt.get_cmap(cmap)(0.65)
-    container = ax.bar(lags, bars, width=0.8, color=colour, label="attention")
+    container = ax.bar(lags, bars, width=0.8, color=colour, label="weight")
     uniform = 1 / window
     ax.axhline(
         uniform, linestyle="--", color="0.3", linewidth=1, label=f"uniform (1/{window})"
@@ -113,7 +113,7 @@ def draw_bars(ax, bars, *, cmap, seasonal_lags, title):
             )
     ax.set_ylim(bottom=0)
     ax.margins(y=0.12)
-    ax.set_ylabel("attention weight")
+    ax.set_ylabel("weight (attention_weights; sums to 1)")
     ax.set_xlabel("time step (t: the first forecast step)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.xaxis.set_major_formatter(FuncFormatter(_time_formatter))

@@ -31,7 +31,7 @@ _COLORBAR_WIDTH = 3.5
 
 # The colour scale runs from the uniform weight to at least twice it.
 _MIN_TOP_RATIO = 2.0
-COLORBAR_LABEL = "attention / uniform weight (1 / tokens)"
+COLORBAR_LABEL = "weight / uniform weight (1 / tokens)"
 
 
 def check_max_tokens(max_tokens):

@@ -594,10 +594,6 @@ class AttentionTimeSeriesRegressor(
         """
         return self._run_module_dense(self._encode(X)[0], "embed_windows")
 
-    def fit_transform(self, X, y, **fit_params):
-        """Fit, then return the embeddings of ``X`` (see :meth:`transform`)."""
-        return self.fit(X, y, **fit_params).transform(X)
-
     def attention_weights(self, X, *, method="contribution", step=None):
         """How much each time step counted in the forecast.
 

@@ -157,7 +157,7 @@ def test_text_one_document_draws_each_token_coloured_by_weight(clf):
     assert f"predicted: {predicted}" in ax.get_title(loc="left")
     # The token panel and the colorbar.
     colorbar_ax = ax.figure.axes[1]
-    assert colorbar_ax.get_xlabel().startswith("attention / uniform weight")
+    assert colorbar_ax.get_xlabel().startswith("weight / uniform weight")
     assert colorbar_ax.get_xlim() == pytest.approx((1, max(2, ratios.max())))
 
 
@@ -264,7 +264,7 @@ def test_series_window_and_bars(reg, series_data, index):
     uniform = _line(bar_ax, f"uniform (1/{window})")
     assert uniform.get_linestyle() == "--"
     np.testing.assert_allclose(uniform.get_ydata(), 1 / window)
-    assert bar_ax.get_ylabel() == "attention weight"
+    assert bar_ax.get_ylabel() == "weight (attention_weights; sums to 1)"
     # The window above, on the same time axis.
     assert value_ax.get_shared_x_axes().joined(value_ax, bar_ax)
     series = _line(value_ax, "series")
