@@ -138,27 +138,12 @@ def _with_cls(ids, kept):
     return out, offsets
 
 
-def build_vocabulary(token_lists, *, max_len, min_df=1, max_features=None):
-    """Learn a vocabulary from tokenized documents and encode them.
+def _count_tokens(token_lists, max_len):
+    """One pass over the documents: provisional ids and their counts.
 
-    Only the first ``max_len`` tokens of each document count (the ones the
-    model sees). Tokens kept: those in at least ``min_df`` documents (an int
-    count, or a float proportion of documents), then the ``max_features`` most
-    frequent; text equal to a special token's name maps to ``[UNK]``. Ids: the
-    special tokens first, then by decreasing frequency, ties in alphabetical
-    order.
-
-    ``token_lists`` may be any iterable of token lists, e.g. the lazy
-    :func:`iter_tokenize`: documents are read ``CHUNK_SIZE`` at a time and
-    only their integer ids are kept.
-
-    Returns
-    -------
-    vocabulary : dict of str -> int
-    ids, offsets : ndarray
-        The documents encoded as in :func:`encode`.
-    n_truncated : int
-        Documents longer than ``max_len``.
+    Returns the words in provisional-id order (an ``_Indexer``), the
+    documents' provisional ids (first ``max_len`` tokens each), their full
+    lengths, and each word's term and document frequency.
     """
     indexer = _Indexer()
     pieces, length_parts = [], []
@@ -187,12 +172,41 @@ def build_vocabulary(token_lists, *, max_len, min_df=1, max_features=None):
         pieces.append(provisional.astype(np.int32))
         length_parts.append(lengths)
     lengths = np.concatenate(length_parts) if length_parts else np.zeros(0, np.int64)
-    n_docs = len(lengths)
     n_types = len(indexer)
     provisional = np.concatenate(pieces) if pieces else np.zeros(0, np.int32)
     del pieces
     term_freq = np.bincount(provisional, minlength=n_types)
     doc_freq = doc_freq[:n_types]
+    return indexer, provisional, lengths, term_freq, doc_freq
+
+
+def build_vocabulary(token_lists, *, max_len, min_df=1, max_features=None):
+    """Learn a vocabulary from tokenized documents and encode them.
+
+    Only the first ``max_len`` tokens of each document count (the ones the
+    model sees). Tokens kept: those in at least ``min_df`` documents (an int
+    count, or a float proportion of documents), then the ``max_features`` most
+    frequent; text equal to a special token's name maps to ``[UNK]``. Ids: the
+    special tokens first, then by decreasing frequency, ties in alphabetical
+    order.
+
+    ``token_lists`` may be any iterable of token lists, e.g. the lazy
+    :func:`iter_tokenize`: documents are read ``CHUNK_SIZE`` at a time and
+    only their integer ids are kept.
+
+    Returns
+    -------
+    vocabulary : dict of str -> int
+    ids, offsets : ndarray
+        The documents encoded as in :func:`encode`.
+    n_truncated : int
+        Documents longer than ``max_len``.
+    """
+    indexer, provisional, lengths, term_freq, doc_freq = _count_tokens(
+        token_lists, max_len
+    )
+    n_docs = len(lengths)
+    n_types = len(indexer)
 
     min_count = min_df if isinstance(min_df, (int, np.integer)) else min_df * n_docs
     words = np.array(list(indexer), dtype=object)
