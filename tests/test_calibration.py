@@ -82,10 +82,19 @@ def test_calibration_none_keeps_the_raw_logits():
 @pytest.mark.parametrize(("n_samples", "calibrated"), [(200, False), (1000, True)])
 def test_auto_calibrates_from_a_thousand_documents(n_samples, calibrated):
     X, y = _noisy_documents(n_samples)
-    clf = TransformerTextClassifier(max_epochs=1, **TINY).fit(X, y)
+    clf = TransformerTextClassifier(calibration="auto", max_epochs=1, **TINY)
+    clf.fit(X, y)
     assert (clf.temperature_ != 1.0) == calibrated
     # A held-out part was scored (valid_loss) only when calibrating.
     assert ("valid_loss" in clf.history_[-1]) == calibrated
+
+
+def test_default_trains_on_every_document_without_calibration():
+    X, y = _noisy_documents(1000)
+    clf = TransformerTextClassifier(max_epochs=1, **TINY).fit(X, y)
+    assert clf.calibration is None
+    assert clf.temperature_ == 1.0
+    assert "valid_loss" not in clf.history_[-1]
 
 
 def test_calibration_records_the_held_out_loss():
