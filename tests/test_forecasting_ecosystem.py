@@ -44,6 +44,16 @@ def test_invalid_lag_order_raises():
         _tiny(lag_order="backwards").fit(X, y)
 
 
+def _skforecast_interval(lower, upper):
+    """``interval`` for skforecast: percentiles in 0.19, fractions in 0.26 (CI)."""
+    from importlib.metadata import version
+
+    major, minor = (int(part) for part in version("skforecast").split(".")[:2])
+    if (major, minor) < (0, 20):
+        return [lower, upper]
+    return [lower / 100, upper / 100]
+
+
 def test_skforecast_recursive_fit_predict_interval_and_backtesting():
     from skforecast.model_selection import TimeSeriesFold, backtesting_forecaster
     from skforecast.recursive import ForecasterRecursive
@@ -60,7 +70,9 @@ def test_skforecast_recursive_fit_predict_interval_and_backtesting():
     assert forecaster.estimator.n_features_in_ == 12
     predictions = forecaster.predict(steps=6)
     assert predictions.index.equals(y.index[120:126])
-    interval = forecaster.predict_interval(steps=6, interval=[10, 90], n_boot=20)
+    interval = forecaster.predict_interval(
+        steps=6, interval=_skforecast_interval(10, 90), n_boot=20
+    )
     assert (interval["lower_bound"] <= interval["upper_bound"]).all()
     assert np.abs(predictions.to_numpy() - y.iloc[120:126].to_numpy()).mean() < 1.5
     cv = TimeSeriesFold(steps=6, initial_train_size=120, refit=False, verbose=False)
