@@ -8,8 +8,8 @@ away afterwards; only the embedding and encoder keep what they learned.
 
 Nothing here knows about scikit-learn or skorch. It reads two things of the
 classifier module: ``embed`` (the token embedding, an ``nn.Embedding``) and
-the contextual encoder states of a batch of token ids (see
-:func:`contextual_states`).
+the contextual encoder states of a batch of token ids (its
+``contextual_states(tokens)``, ``(B, L, D)``).
 """
 
 import math
@@ -21,17 +21,12 @@ from torch import nn
 
 from ._data import BatchIterator
 
-__all__ = ["MaskedTokenHead", "contextual_states", "pretrain_masked_lm"]
+__all__ = ["MaskedTokenHead", "pretrain_masked_lm"]
 
 # BERT's recipe: 15% of the tokens are chosen; of those 80% are replaced by the
 # mask token, 10% by a random token and 10% kept as they are.
 MASK_RATE = 0.15
 REPLACE_SHARES = (0.8, 0.1)
-
-
-def contextual_states(module, tokens):
-    """Encoder states ``(B, L, D)`` of token ids ``(B, L)``."""
-    return module.contextual_states(tokens)
 
 
 class MaskedTokenHead(nn.Module):
@@ -143,7 +138,7 @@ def pretrain_masked_lm(
             picked = targets != -100  # (B, L)
             if not picked.any():
                 continue
-            states = contextual_states(module, inputs)[picked]  # (M, D)
+            states = module.contextual_states(inputs)[picked]  # (M, D)
             loss = F.cross_entropy(head(states), targets[picked])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
