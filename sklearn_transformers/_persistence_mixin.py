@@ -80,7 +80,9 @@ class PersistenceMixin:
         # backbone made the pickle several times the size of the weights. As after
         # load, the unpickled estimator has no net_ until it trains again and
         # continues from the same optimizer state.
-        state = super().__getstate__()
+        # A copy: on Python 3.11+ the base returns the instance's own
+        # __dict__, which the pops below must not change.
+        state = dict(super().__getstate__())
         net = state.pop("net_", None)
         if net is not None:
             state["_loaded_optimizer_state"] = net.optimizer_.state_dict()

@@ -376,6 +376,31 @@ def test_training_only_objects_are_saved_as_none_with_a_warning(tmp_path):
     np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
 
 
+class _HoldsEstimator(Callback):
+    """A user callback that keeps a reference to the estimator it trains."""
+
+    def __init__(self, estimator=None):
+        self.estimator = estimator
+
+
+def test_pickling_leaves_the_estimator_unchanged():
+    clf = TransformerTextClassifier(**TEXT).fit(X_TEXT, Y_TEXT)
+    before = dict(clf.__dict__)
+    pickle.dumps(clf)
+    copy.deepcopy(clf)
+    assert clf.__dict__.keys() == before.keys()
+    assert all(clf.__dict__[name] is value for name, value in before.items())
+
+
+def test_callback_holding_the_estimator_does_not_block_inference():
+    # fit deep-copies the user's callbacks, and with them the estimator they
+    # hold: that copy must not touch the estimator's own bookkeeping.
+    clf = TransformerTextClassifier(**TEXT)
+    clf.set_params(callbacks=[("holds", _HoldsEstimator(clf))])
+    clf.fit(X_TEXT, Y_TEXT)
+    assert clf.predict(X_TEXT).shape == (len(X_TEXT),)
+
+
 def test_load_sets_the_device_parameter(regressor_and_data, tmp_path):
     reg = regressor_and_data[0]
     loaded = _round_trip(reg, tmp_path, device=torch.device("cpu"))
