@@ -186,7 +186,11 @@ class TextFittingMixin:
         ids = np.concatenate([data.document(i) for i in range(len(data))])
         offsets = np.concatenate([[0], np.cumsum(data.lengths)])
         features = self.text_encoder_.linear_features(ids, offsets, module)
-        linear = LogisticRegression(C=_LINEAR_START_C, max_iter=1000)
+        # Weighted as the training loss is (class_weight), so that training
+        # starts at the optimum of a model of the same objective.
+        linear = LogisticRegression(
+            C=_LINEAR_START_C, class_weight=self.class_weight, max_iter=1000
+        )
         linear.fit(features, y, sample_weight=weights)
         module.start_from_linear(linear.coef_, linear.intercept_)
 
