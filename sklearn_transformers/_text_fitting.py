@@ -186,11 +186,12 @@ class TextFittingMixin:
         ids = np.concatenate([data.document(i) for i in range(len(data))])
         offsets = np.concatenate([[0], np.cumsum(data.lengths)])
         features = self.text_encoder_.linear_features(ids, offsets, module)
-        # Weighted as the training loss is (class_weight), so that training
-        # starts at the optimum of a model of the same objective.
-        linear = LogisticRegression(
-            C=_LINEAR_START_C, class_weight=self.class_weight, max_iter=1000
-        )
+        class_weights = self._class_weights(data)
+        if class_weights is not None:
+            # Weighted as the training loss is, so that training starts at the
+            # optimum of a model of the same objective.
+            weights = class_weights[y] * (1.0 if weights is None else weights)
+        linear = LogisticRegression(C=_LINEAR_START_C, max_iter=1000)
         linear.fit(features, y, sample_weight=weights)
         module.start_from_linear(linear.coef_, linear.intercept_)
 
@@ -216,15 +217,21 @@ class TextFittingMixin:
 
         return PooledHead(module), pooled(data), pooled(valid)
 
+    def _class_weights(self, data):
+        """The weight of each class (in ``classes_`` order), or None."""
+        if self.class_weight is None:
+            return None
+        return compute_class_weight(
+            self.class_weight,
+            classes=self.classes_,
+            y=self.classes_[data.y.numpy()],
+            sample_weight=None if data.w is None else data.w.numpy(),
+        )
+
     def _criterion(self, data):
         kwargs = {}
-        if self.class_weight is not None:
-            weights = compute_class_weight(
-                self.class_weight,
-                classes=self.classes_,
-                y=self.classes_[data.y.numpy()],
-                sample_weight=None if data.w is None else data.w.numpy(),
-            )
+        weights = self._class_weights(data)
+        if weights is not None:
             kwargs["weight"] = torch.as_tensor(weights, dtype=torch.float32)
         return torch.nn.CrossEntropyLoss, kwargs
 

@@ -139,3 +139,23 @@ def test_starts_from_the_linear_model_of_term_frequencies():
     model.fit(X_TRAIN, Y_TRAIN)
     X_new, y_new = make_keyword_reviews(50, seed=2)
     assert model.score(X_new, y_new) > 0.9
+
+
+@pytest.mark.parametrize("class_weight", ["balanced", {"pos": 9.0, "neg": 1.0}])
+def test_linear_start_is_weighted_by_class_weight(class_weight):
+    # Few positive reviews; with a tiny learning rate the model is its linear
+    # start, which class_weight must shift toward the rare class as the
+    # weighted loss does (a dict names the labels as given, not encoded).
+    rng = np.random.default_rng(0)
+    rare = np.flatnonzero(Y_TRAIN == "pos")[:12]
+    keep = np.sort(np.concatenate([np.flatnonzero(Y_TRAIN == "neg"), rare]))
+    X, y = [X_TRAIN[i] for i in keep], Y_TRAIN[keep]
+    params = {**TINY, "max_epochs": 1, "lr": 1e-6}
+    plain = TransformerTextClassifier(**params).fit(X, y)
+    weighted = TransformerTextClassifier(**params, class_weight=class_weight).fit(X, y)
+    column = list(plain.classes_).index("pos")
+    X_new = [" ".join(rng.choice(FILLER, size=6)) for _ in range(20)]
+    assert (
+        weighted.predict_proba(X_new)[:, column].mean()
+        > plain.predict_proba(X_new)[:, column].mean() + 0.1
+    )
