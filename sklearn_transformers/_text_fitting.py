@@ -229,7 +229,7 @@ class TextFittingMixin:
         )
 
     def _criterion(self, data):
-        kwargs = {}
+        kwargs = {"label_smoothing": self.label_smoothing}
         weights = self._class_weights(data)
         if weights is not None:
             kwargs["weight"] = torch.as_tensor(weights, dtype=torch.float32)

@@ -529,6 +529,21 @@ def test_class_weight_shifts_probability_towards_minority(class_weight):
     )
 
 
+def test_label_smoothing_tempers_the_probabilities():
+    # Separable reviews: the plain loss drives the probabilities toward 0 and
+    # 1; with label smoothing 0.3 the target itself is 0.85, which the
+    # training probabilities approach and do not pass by much.
+    X, y = make_reviews(120, seed=13)
+    params = {**TINY, "max_epochs": 10, "batch_size": 16}
+    plain = TransformerTextClassifier(**params, label_smoothing=0.0).fit(X, y)
+    smoothed = TransformerTextClassifier(**params, label_smoothing=0.3).fit(X, y)
+    plain_top = plain.predict_proba(X).max(axis=1)
+    smoothed_top = smoothed.predict_proba(X).max(axis=1)
+    assert np.median(plain_top) > 0.9
+    assert np.median(smoothed_top) < 0.9
+    assert smoothed.score(X, y) >= plain.score(X, y) - 0.05
+
+
 @pytest.mark.parametrize("metric", ["score", "loss"])
 def test_early_stopping_stops_when_the_metric_stops_improving(metric):
     # Random labels on random words: the model can only memorise, so the
@@ -848,6 +863,8 @@ def test_bad_targets_raise_before_training(y, match):
         (dict(tokenizer="split"), "tokenizer"),
         (dict(lowercase="yes"), "lowercase"),
         (dict(weight_decay=-0.1), "weight_decay"),
+        (dict(label_smoothing=1.0), "label_smoothing"),
+        (dict(label_smoothing=-0.1), "label_smoothing"),
     ],
 )
 def test_invalid_hyperparameters_raise_value_error_before_training(params, match):
