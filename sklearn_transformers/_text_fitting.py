@@ -218,14 +218,27 @@ class TextFittingMixin:
         return PooledHead(module), pooled(data), pooled(valid)
 
     def _class_weights(self, data):
-        """The weight of each class (in ``classes_`` order), or None."""
+        """The weight of each class (in ``classes_`` order), or None.
+
+        "balanced" is ``n / (k * n_c)`` over the ``k`` classes present in
+        ``data`` (a ``partial_fit`` batch may lack some; their weight, 1,
+        enters no loss term).
+        """
         if self.class_weight is None:
             return None
+        y = data.y.numpy()
+        sample_weight = None if data.w is None else data.w.numpy()
+        if isinstance(self.class_weight, str):  # "balanced"
+            counts = np.bincount(y, weights=sample_weight, minlength=len(self.classes_))
+            present = counts > 0
+            weights = np.ones(len(self.classes_))
+            weights[present] = counts.sum() / (present.sum() * counts[present])
+            return weights
         return compute_class_weight(
             self.class_weight,
             classes=self.classes_,
-            y=self.classes_[data.y.numpy()],
-            sample_weight=None if data.w is None else data.w.numpy(),
+            y=self.classes_[y],
+            sample_weight=sample_weight,
         )
 
     def _criterion(self, data):

@@ -141,7 +141,8 @@ class TransformerTextClassifier(
         the unweighted loss never predicts the rarest class. It costs some
         accuracy where classes are imbalanced (0.01-0.02 on the benchmark's
         multi-class sets). None weighs every document alike, for the most
-        accuracy when the rare classes do not matter.
+        accuracy when the rare classes do not matter. In ``partial_fit``,
+        "balanced" uses the class frequencies of each call's documents.
     label_smoothing : float in [0, 1), default=0.0
         Label smoothing of the cross-entropy loss (Szegedy et al. 2016): the
         target puts ``1 - label_smoothing`` on the true class and spreads the

@@ -516,12 +516,15 @@ def test_learns_better_than_majority_class():
     assert clf.score(X_test, y_test) >= max(0.8, majority + 0.15)
 
 
-@pytest.mark.parametrize("class_weight", ["balanced", {"neg": 5.0}])
+@pytest.mark.parametrize("class_weight", ["balanced", {"neg": 5.0}, "default"])
 def test_class_weight_shifts_probability_towards_minority(class_weight):
+    # "default": the defaults weigh the classes too (rare ones not abandoned).
     X, y = make_reviews(60, seed=12, labels=["pos", "neg"], p=[0.85, 0.15])
     params = {**TINY, "batch_size": 16}
-    plain = TransformerTextClassifier(**params).fit(X, y)
-    weighted = TransformerTextClassifier(**params, class_weight=class_weight).fit(X, y)
+    plain = TransformerTextClassifier(**params, class_weight=None).fit(X, y)
+    if class_weight != "default":
+        params["class_weight"] = class_weight
+    weighted = TransformerTextClassifier(**params).fit(X, y)
     minority = list(weighted.classes_).index("neg")
     assert (
         weighted.predict_proba(X)[:, minority].mean()

@@ -151,7 +151,7 @@ def test_linear_start_is_weighted_by_class_weight(class_weight):
     keep = np.sort(np.concatenate([np.flatnonzero(Y_TRAIN == "neg"), rare]))
     X, y = [X_TRAIN[i] for i in keep], Y_TRAIN[keep]
     params = {**TINY, "max_epochs": 1, "lr": 1e-6}
-    plain = TransformerTextClassifier(**params).fit(X, y)
+    plain = TransformerTextClassifier(**params, class_weight=None).fit(X, y)
     weighted = TransformerTextClassifier(**params, class_weight=class_weight).fit(X, y)
     column = list(plain.classes_).index("pos")
     X_new = [" ".join(rng.choice(FILLER, size=6)) for _ in range(20)]
