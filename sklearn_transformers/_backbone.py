@@ -22,10 +22,9 @@ from torch import nn
 
 from ._modules import (
     AttentionReadout,
-    contribution,
+    ReadoutMixin,
     init_weights,
     linear_values,
-    pool,
     received_attention,
 )
 
@@ -191,7 +190,7 @@ def tokenize_for_backbone(tokenizer, documents, *, max_len):
     return ids, offsets, n_truncated
 
 
-class BackboneClassifierModule(nn.Module):
+class BackboneClassifierModule(ReadoutMixin, nn.Module):
     """A pretrained encoder, pooling and a linear classification head.
 
     Token id ``pad_id`` marks padding; it is masked in the encoder's attention
@@ -310,23 +309,9 @@ class BackboneClassifierModule(nn.Module):
         """The encoder's last hidden states ``(B, L, D)``."""
         return self.encode(tokens)[0]
 
-    def readout_parts(self, tokens):
-        """Attention ``(B, L)``, values ``(B, L, C)``, logits, hidden states."""
-        hidden, _, _ = self.encode(tokens)
-        shown = ~torch.isin(tokens, self.special_ids)  # (B, L)
-        attention = self.readout.attention(hidden, shown)
-        embedded = self.encoder.get_input_embeddings()(tokens)  # (B, L, D)
-        values = self.head(embedded)  # (B, L, C)
-        return attention, values, self.readout(attention, values), hidden
-
-    def embed_documents(self, tokens):
-        """Document embeddings ``(B, D)``: pooled states (attention-weighted
-        with ``pooling="attention"``)."""
-        if self.pooling == "attention":
-            attention, _, _, hidden = self.readout_parts(tokens)
-            return torch.einsum("bl,bld->bd", attention.to(hidden.dtype), hidden)
-        hidden, key_mask, _ = self.encode(tokens)
-        return pool(hidden, key_mask, self.pooling)
+    def token_values(self, tokens):
+        """Per-class values ``(B, L, C)``: the head applied to each input word embedding."""
+        return self.head(self.encoder.get_input_embeddings()(tokens))
 
     def attention(self, tokens):
         """The attention that pools the document, ``(B, L)``.
@@ -338,21 +323,6 @@ class BackboneClassifierModule(nn.Module):
             return self.readout_parts(tokens)[0]
         _, key_mask, weights = self.encode(tokens, need_weights=True)
         return received_attention(weights, key_mask, self.pooling)
-
-    def contribution(self, tokens):
-        """``|a_j * v_j|`` toward the predicted class, ``(B, L)`` (attention pooling)."""
-        attention, values, logits, _ = self.readout_parts(tokens)
-        return contribution(attention, values, logits)
-
-    def classify(self, pooled):
-        """Logits ``(B, n_classes)`` of pooled embeddings ``(B, D)``."""
-        return self.head(self.head_dropout(pooled))
-
-    def forward(self, tokens):
-        # tokens: (B, L) -> logits (B, n_classes)
-        if self.pooling == "attention":
-            return self.readout_parts(tokens)[2]
-        return self.classify(self.embed_documents(tokens))
 
     # transformers models hold hooks that pickle cannot store; keep the
     # encoder as its configuration and weights instead, and rebuild it.

@@ -20,6 +20,7 @@ __all__ = [
     "Autocast",
     "LearnedPositionalEncoding",
     "MultiHeadSelfAttention",
+    "ReadoutMixin",
     "SinusoidalPositionalEncoding",
     "TextClassifierModule",
     "TransformerBlock",
@@ -339,7 +340,49 @@ def contribution(attention, values, logits):
     return attention * centred.gather(2, index).squeeze(2).abs()
 
 
-class TextClassifierModule(nn.Module):
+class ReadoutMixin:
+    """What the text modules share around an :class:`AttentionReadout`.
+
+    The module provides ``encode(tokens) -> (hidden, key_mask, weights)``,
+    ``token_values(tokens)`` (the per-class values ``(B, L, C)``),
+    ``special_ids``, ``pooling``, ``readout`` (attention pooling) and
+    ``head`` / ``head_dropout`` (the other poolings).
+    """
+
+    def readout_parts(self, tokens):
+        """Attention ``(B, L)``, values ``(B, L, C)``, logits, hidden states."""
+        hidden, _, _ = self.encode(tokens)
+        shown = ~torch.isin(tokens, self.special_ids)  # (B, L)
+        attention = self.readout.attention(hidden, shown)
+        values = self.token_values(tokens)  # (B, L, C)
+        return attention, values, self.readout(attention, values), hidden
+
+    def embed_documents(self, tokens):
+        """Document embeddings ``(B, D)``: pooled states (attention-weighted
+        with ``pooling="attention"``)."""
+        if self.pooling == "attention":
+            attention, _, _, hidden = self.readout_parts(tokens)
+            return torch.einsum("bl,bld->bd", attention.to(hidden.dtype), hidden)
+        hidden, key_mask, _ = self.encode(tokens)
+        return pool(hidden, key_mask, self.pooling)
+
+    def contribution(self, tokens):
+        """``|a_j * v_j|`` toward the predicted class, ``(B, L)`` (attention pooling)."""
+        attention, values, logits, _ = self.readout_parts(tokens)
+        return contribution(attention, values, logits)
+
+    def classify(self, pooled):
+        """Logits ``(B, n_classes)`` of pooled embeddings ``(B, D)``."""
+        return self.head(self.head_dropout(pooled))
+
+    def forward(self, tokens):
+        # tokens: (B, L) -> logits (B, n_classes)
+        if self.pooling == "attention":
+            return self.readout_parts(tokens)[2]
+        return self.classify(self.embed_documents(tokens))
+
+
+class TextClassifierModule(ReadoutMixin, nn.Module):
     """Token ids in, class logits out.
 
     Token id ``pad_id`` marks padding; it is masked in attention and pooling,
@@ -432,23 +475,6 @@ class TextClassifierModule(nn.Module):
         """The encoder's contextual states ``(B, L, D)`` (padding included)."""
         return self.encode(tokens)[0]
 
-    def readout_parts(self, tokens):
-        """Attention ``(B, L)``, values ``(B, L, C)`` and logits (attention pooling)."""
-        hidden, _, _ = self.encode(tokens)
-        shown = ~torch.isin(tokens, self.special_ids)  # (B, L)
-        attention = self.readout.attention(hidden, shown)
-        values = self.token_values(tokens)  # (B, L, C)
-        return attention, values, self.readout(attention, values), hidden
-
-    def embed_documents(self, tokens):
-        """Document embeddings ``(B, D)``: pooled states (attention-weighted
-        with ``pooling="attention"``)."""
-        if self.pooling == "attention":
-            attention, _, _, hidden = self.readout_parts(tokens)
-            return torch.einsum("bl,bld->bd", attention.to(hidden.dtype), hidden)
-        hidden, key_mask, _ = self.encode(tokens)
-        return pool(hidden, key_mask, self.pooling)
-
     def attention(self, tokens):
         """The attention that pools the document, ``(B, L)``.
 
@@ -459,17 +485,6 @@ class TextClassifierModule(nn.Module):
             return self.readout_parts(tokens)[0]
         _, key_mask, weights = self.encode(tokens, need_weights=True)
         return received_attention(weights[-1], key_mask, self.pooling)
-
-    def contribution(self, tokens):
-        """``|a_j * v_j|`` toward the predicted class, ``(B, L)`` (attention pooling)."""
-        attention, values, logits, _ = self.readout_parts(tokens)
-        return contribution(attention, values, logits)
-
-    def forward(self, tokens):
-        # tokens: (B, L) -> logits (B, n_classes)
-        if self.pooling == "attention":
-            return self.readout_parts(tokens)[2]
-        return self.head(self.head_dropout(self.embed_documents(tokens)))
 
 
 class Autocast(nn.Module):
