@@ -55,6 +55,7 @@ from ._persistence_json import decode, dumps, encode, json_list
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "INVALID_DATA_ERRORS",
     "ModelRecord",
     "check_optimizer_state",
     "decode",
@@ -65,6 +66,17 @@ __all__ = [
 
 FORMAT = "sklearn-transformers"
 FORMAT_VERSION = 1
+
+# Errors that invalid data raises while a record is decoded from a file.
+INVALID_DATA_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    OverflowError,
+    RecursionError,
+)
 
 _MODULE = "module."
 _OPTIMIZER = "optimizer."
@@ -313,15 +325,7 @@ def read_record(path):
             )
         try:
             record = _record(file, metadata)
-        except (
-            ValueError,
-            TypeError,
-            KeyError,
-            IndexError,
-            AttributeError,
-            OverflowError,
-            RecursionError,
-        ) as exc:
+        except INVALID_DATA_ERRORS as exc:
             raise file.refuse(
                 f"holds invalid model data: {exc}. The file is damaged or was edited."
             ) from exc

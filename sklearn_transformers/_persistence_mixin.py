@@ -31,6 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _distributed
 from ._fit_plan import resolve_device
 from ._persistence import (
+    INVALID_DATA_ERRORS,
     ModelRecord,
     check_optimizer_state,
     encode,
@@ -41,17 +42,9 @@ from ._version import __version__
 
 __all__ = ["PersistenceMixin"]
 
-# Errors that invalid data raises while an estimator is rebuilt from it.
-_INVALID = (
-    ValueError,
-    TypeError,
-    KeyError,
-    IndexError,
-    AttributeError,
-    OverflowError,
-    RecursionError,
-    RuntimeError,
-)
+# Errors that invalid data raises while an estimator is rebuilt from it
+# (torch raises RuntimeError for weights that do not fit the module).
+_INVALID = (*INVALID_DATA_ERRORS, RuntimeError)
 
 
 class PersistenceMixin:
