@@ -192,18 +192,19 @@ class TextFittingMixin:
             # Weighted as the training loss is, so that training starts at the
             # optimum of a model of the same objective.
             weights = class_weights[y] * (1.0 if weights is None else weights)
-        # Sparse word features are fitted on the columns that occur: the
-        # others (most of the hashed word-pair buckets) stay at zero under
-        # the L2 penalty anyway, and carrying them slowed the solver 3-7x.
+        linear = LogisticRegression(C=_LINEAR_START_C, max_iter=1000)
         if sp.issparse(features):
+            # Fitted on the columns that occur: the others (most of the hashed
+            # word-pair buckets) stay at zero under the L2 penalty anyway, and
+            # carrying them slowed the solver 3-7x.
             used = np.flatnonzero(features.getnnz(axis=0))
             used = used if len(used) else np.arange(1)  # empty documents only
-        else:
-            used = np.arange(features.shape[1])
-        linear = LogisticRegression(C=_LINEAR_START_C, max_iter=1000)
-        linear.fit(features[:, used], y, sample_weight=weights)
-        coef = np.zeros((len(linear.coef_), features.shape[1]), dtype=np.float32)
-        coef[:, used] = linear.coef_
+            linear.fit(features[:, used], y, sample_weight=weights)
+            coef = np.zeros((len(linear.coef_), features.shape[1]), dtype=np.float32)
+            coef[:, used] = linear.coef_
+        else:  # mean word embeddings of a backbone: few dense columns
+            linear.fit(features, y, sample_weight=weights)
+            coef = linear.coef_
         module.start_from_linear(coef, linear.intercept_)
 
     def _new_module(self):
