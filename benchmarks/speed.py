@@ -47,7 +47,7 @@ from sklearn.utils import check_random_state
 from sklearn_transformers import TransformerTextClassifier
 from sklearn_transformers._base import INFERENCE_BATCH_SIZE
 from sklearn_transformers._data import BatchIterator, RaggedTokens
-from sklearn_transformers._modules import TextClassifierModule
+from sklearn_transformers._text_module import TextClassifierModule
 from sklearn_transformers._vocabulary import (
     PAD_ID,
     build_vocabulary,

@@ -2,8 +2,8 @@
 
 The concepts a transformer tutorial walks through, each computed with the
 modules that ``TransformerTextClassifier`` and ``AttentionTimeSeriesRegressor``
-are built from (``sklearn_transformers._modules``), printed as numbers and
-drawn as heatmaps:
+are built from (``sklearn_transformers._modules`` and ``._text_module``),
+printed as numbers and drawn as heatmaps:
 
 1. scaled dot-product attention on a hand-made example of four tokens:
    queries, keys and values, the scores ``Q K^T / sqrt(d)``, their softmax,
@@ -48,7 +48,6 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from sklearn_transformers._modules import (  # noqa: E402
-    AttentionReadout,
     LearnedPositionalEncoding,
     MultiHeadSelfAttention,
     SinusoidalPositionalEncoding,
@@ -56,6 +55,7 @@ from sklearn_transformers._modules import (  # noqa: E402
     TransformerEncoder,
     pool,
 )
+from sklearn_transformers._text_module import AttentionReadout  # noqa: E402
 
 from _common import parse_args, save  # noqa: E402
 

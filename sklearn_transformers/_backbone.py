@@ -20,13 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._modules import (
-    AttentionReadout,
-    ReadoutMixin,
-    init_weights,
-    linear_values,
-    received_attention,
-)
+from ._modules import init_weights, received_attention
+from ._text_module import AttentionReadout, ReadoutMixin, linear_values
 
 __all__ = [
     "BackboneClassifierModule",
@@ -197,7 +192,7 @@ class BackboneClassifierModule(ReadoutMixin, nn.Module):
     and in pooling. Input ``(B, L)`` int64 token ids, output ``(B, n_classes)``.
 
     With ``pooling="attention"`` the logits are an
-    :class:`~._modules.AttentionReadout` over the tokens other than
+    :class:`~._text_module.AttentionReadout` over the tokens other than
     ``special_ids``: scores from the encoder's last hidden states, values
     ``head(e_j)`` from each token's own input word embedding ``e_j``
     (non-contextual), so ``logits = bias + sum_j a_j * head(e_j)`` is an exact

@@ -18,9 +18,12 @@ Both share one interface:
 - ``build_module(n_classes, **arch)``: the module for a new fit;
   ``new_module(n_classes, **arch)``: the same architecture with untrained
   weights (``load`` fills them in);
+- ``fit_readout_weights(module, ids, offsets, sample_weight)``: set what an
+  attention readout weighs its tokens by, from the training documents;
 - ``linear_features(ids, offsets, module)``: per-document features
   ``(n, F)`` whose linear model starts an attention readout
-  (``module.start_from_linear``): the mean of each token's value input;
+  (``module.start_from_linear``), with its inverse regularisation
+  ``linear_start_C``;
 - ``files()``: its state as named text blobs for ``save``;
   :func:`restore_text_encoder` is the inverse on ``load``.
 
@@ -31,9 +34,10 @@ import json
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 
-from . import _backbone
-from ._modules import BIGRAM_BUCKETS, TextClassifierModule, bigram_bucket
+from . import _backbone, _tfidf
+from ._text_module import BIGRAM_BUCKETS, TextClassifierModule, bigram_bucket
 from ._vocabulary import CLS_ID, PAD_ID, build_vocabulary, encode, iter_tokenize
 
 __all__ = ["PretrainedEncoder", "WordEncoder", "restore_text_encoder"]
@@ -63,6 +67,9 @@ class WordEncoder:
     hidden_ids = np.array([PAD_ID, CLS_ID])
     # The module's weights are all trained: there is no fixed part to freeze.
     can_freeze = False
+    # Of the linear start on L2-normalised TF-IDF vectors: of 4 to 64, the
+    # lowest log-loss summed over the three sets of benchmarks/text_start.py.
+    linear_start_C = 16.0
 
     def __init__(
         self, *, max_len, lowercase, tokenizer, min_df, max_features, vocabulary=None
@@ -119,23 +126,41 @@ class WordEncoder:
             **head,
         )
 
-    def linear_features(self, ids, offsets, module=None):
-        """Word and word-pair frequencies, sparse ``(n, vocab_size +
-        BIGRAM_BUCKETS)``: counts over length.
-
-        A word pair is a token and the one before it, hashed as the module
-        hashes it (:func:`~._modules.bigram_bucket`). ``[PAD]`` and ``[CLS]``
-        are left out as tokens; ``module`` is not needed.
-        """
+    def _columns(self, ids, offsets):
+        """The document, word id and word-pair bucket of each kept token."""
         ids = np.asarray(ids, dtype=np.int64)
         kept = ~np.isin(ids, self.hidden_ids)
-        words = _frequencies(offsets, kept, ids, len(self.vocabulary))
+        document = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
         # Each document starts with [CLS], so no kept pair spans two documents.
         previous = np.concatenate([ids[:1], ids[:-1]])
-        pairs = _frequencies(
-            offsets, kept, bigram_bucket(previous, ids), BIGRAM_BUCKETS
+        return document[kept], ids[kept], bigram_bucket(previous, ids)[kept]
+
+    def fit_readout_weights(self, module, ids, offsets, sample_weight=None):
+        """Set the module's word and word-pair idf from the documents, each
+        counted ``sample_weight`` times (once when None)."""
+        document, words, pairs = self._columns(ids, offsets)
+        weights = np.ones(len(offsets) - 1) if sample_weight is None else sample_weight
+        module.set_idf(
+            _tfidf.idf(document, words, len(self.vocabulary), weights),
+            _tfidf.idf(document, pairs, BIGRAM_BUCKETS, weights),
         )
-        return sp.hstack([words, pairs]).tocsr()
+
+    def linear_features(self, ids, offsets, module):
+        """L2-normalised TF-IDF vectors of words and word pairs, sparse ``(n,
+        vocab_size + BIGRAM_BUCKETS)``, with ``module``'s idf.
+
+        A word pair is a token and the one before it, hashed as the module
+        hashes it (:func:`~._text_module.bigram_bucket`). ``[PAD]`` and ``[CLS]``
+        are left out as tokens.
+        """
+        document, words, pairs = self._columns(ids, offsets)
+        idf = torch.cat([module.word_idf, module.pair_idf]).cpu().numpy()
+        return _tfidf.tfidf_features(
+            np.concatenate([document, document]),
+            np.concatenate([words, pairs + len(self.vocabulary)]),
+            len(offsets) - 1,
+            idf,
+        )
 
     build_module = new_module
 
@@ -170,6 +195,8 @@ class PretrainedEncoder:
 
     kind = "pretrained"
     can_freeze = True
+    # Of the linear start on mean word embeddings (few dense features).
+    linear_start_C = 100.0
 
     def __init__(self, *, backbone, max_len, tokenizer=None, config=None):
         self.backbone = backbone
@@ -232,6 +259,9 @@ class PretrainedEncoder:
         """The fitted architecture with untrained weights (for ``load``)."""
         encoder = _backbone.encoder_from_config(self.config)
         return self._module(encoder, n_classes, pooling=pooling, dropout=dropout)
+
+    def fit_readout_weights(self, module, ids, offsets, sample_weight=None):
+        """Nothing to set: the backbone's readout weighs tokens by attention only."""
 
     def linear_features(self, ids, offsets, module):
         """Mean input word embedding of each document ``(n, D)`` (special

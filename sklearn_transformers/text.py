@@ -70,10 +70,12 @@ class TransformerTextClassifier(
         Mini-batch size. Training batches are drawn from length-sorted pools,
         so documents of similar length share a batch.
     lr : float or "auto", default="auto"
-        Learning rate of the AdamW optimizer. "auto" is 1e-3 from scratch,
-        2e-5 when fine-tuning a ``backbone`` and 1e-2 when only its head
-        trains (``freeze_backbone=True``), chosen on the fine-food reviews
-        (``benchmarks/RESULTS.md``).
+        Learning rate of the AdamW optimizer. "auto" is 1e-4 from scratch
+        with ``pooling="attention"`` (which starts at a linear model; larger
+        steps overfit it), 1e-3 from scratch with the other poolings, 2e-5
+        when fine-tuning a ``backbone`` and 1e-2 when only its head trains
+        (``freeze_backbone=True``), chosen on the fine-food reviews and the
+        other sets of ``benchmarks/text_quality.py`` (``benchmarks/RESULTS.md``).
     lr_schedule : {"cosine", "constant"}, default="cosine"
         "cosine" decays the learning rate from ``lr`` towards 0 along a half
         cosine over each ``fit``'s ``max_epochs`` (batch by batch); "constant"
@@ -119,9 +121,10 @@ class TransformerTextClassifier(
         readout whose logits are an exact sum of per-token parts, ``bias +
         sum_j a_j * v_j``, with attention ``a_j`` scored from the encoder's
         contextual states and values ``v_j`` from the token alone (from
-        scratch: a table of word and hashed word-pair values, started at a
-        logistic regression on the documents' word and word-pair
-        frequencies; with a ``backbone``: a linear map of the token's input
+        scratch: a table of word and hashed word-pair values, each weighted
+        by its TF-IDF weight in the document, started at a logistic
+        regression on the documents' L2-normalised TF-IDF vectors, which
+        uniform attention reproduces; with a ``backbone``: a linear map of the token's input
         word embedding, started at a logistic regression on the mean word
         embedding), so :meth:`attention_weights` reports what the prediction
         flows through (see there). The other poolings feed one document
@@ -253,7 +256,7 @@ class TransformerTextClassifier(
     n_iter_ : int
         Epochs run, cumulative over ``warm_start`` and ``partial_fit``.
     module_ : torch.nn.Module
-        The trained :class:`~sklearn_transformers._modules.TextClassifierModule`
+        The trained :class:`~sklearn_transformers._text_module.TextClassifierModule`
         (with a ``backbone``: a ``BackboneClassifierModule`` holding the
         fine-tuned encoder).
     net_ : skorch.NeuralNet

@@ -90,7 +90,11 @@ def test_auto_parameters_take_fine_tuning_values():
     assert clf.get_params()["lr"] == "auto"  # the parameter itself is untouched
     scratch = TransformerTextClassifier(max_epochs=1).fit(X_TRAIN, Y_TRAIN)
     assert scratch.max_len_ == 256
-    assert scratch.net_.optimizer_.param_groups[0]["initial_lr"] == 1e-3
+    # The attention readout starts at a linear model and takes gentle steps.
+    assert scratch.net_.optimizer_.param_groups[0]["initial_lr"] == 1e-4
+    pooled = TransformerTextClassifier(max_epochs=1, pooling="mean")
+    pooled.fit(X_TRAIN, Y_TRAIN)
+    assert pooled.net_.optimizer_.param_groups[0]["initial_lr"] == 1e-3
 
 
 def test_frozen_backbone_trains_only_the_head(frozen):

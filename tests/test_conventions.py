@@ -246,8 +246,9 @@ def test_set_output_in_a_pipeline(kind):
 def test_auto_values_are_recorded():
     X, y = _reviews(16, seed=0)
     clf = TransformerTextClassifier(**TINY, random_state=0).fit(X, y)
-    # "auto" epochs: 4 with the default attention readout (it starts linear)
-    assert (clf.lr_, clf.max_epochs_, clf.n_iter_) == (1e-3, 4, 4)
+    # "auto": 4 epochs at 1e-4 with the default attention readout (it starts
+    # at a linear model)
+    assert (clf.lr_, clf.max_epochs_, clf.n_iter_) == (1e-4, 4, 4)
     clf.set_params(pooling="mean").fit(X, y)
     assert (clf.lr_, clf.max_epochs_, clf.n_iter_) == (1e-3, 8, 8)
     clf.set_params(lr=5e-3, max_epochs=2).fit(X, y)

@@ -6,9 +6,15 @@ kept tokens that does not depend on batch-mates, and deleting the tokens
 they rank highest must move the prediction more than deleting others.
 """
 
+from collections import Counter
+
 import numpy as np
 import pytest
 import torch
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize
+from sklearn.utils.class_weight import compute_sample_weight
 
 from sklearn_transformers import TransformerTextClassifier
 
@@ -132,13 +138,53 @@ def test_bad_method_is_a_clear_error(pooling, method, match):
         model.attention_weights(X_TEST[:1], method=method)
 
 
-def test_starts_from_the_linear_model_of_term_frequencies():
+def terms(doc, known):
+    """The terms the readout weighs: words (unknown ones as [unk]), and each
+    word with the one before it ([cls] before the first)."""
+    words = [word if word in known else "[unk]" for word in doc.split()]
+    pairs = zip(["[cls]", *words[:-1]], words, strict=True)
+    return words + [f"{a} {b}" for a, b in pairs]
+
+
+@pytest.mark.parametrize("class_weight", [None, "balanced"])
+def test_starts_from_the_logistic_regression_of_tfidf_vectors(class_weight):
     # One epoch at a tiny learning rate: the model is still its linear start,
-    # which already separates the keyword reviews.
-    model = TransformerTextClassifier(**{**TINY, "max_epochs": 1, "lr": 1e-6})
-    model.fit(X_TRAIN, Y_TRAIN)
-    X_new, y_new = make_keyword_reviews(50, seed=2)
-    assert model.score(X_new, y_new) > 0.9
+    # a logistic regression on sublinear, L2-normalised TF-IDF vectors of the
+    # words and word pairs, so its probabilities are that model's. On new
+    # documents the weights and norms come from their own terms; a term no
+    # training document has (an unknown word, a new pair) has no value but
+    # the largest idf, log(1 + n) + 1, in the norm.
+    rare = np.flatnonzero(Y_TRAIN == "pos")[:30]
+    keep = np.sort(np.concatenate([np.flatnonzero(Y_TRAIN == "neg"), rare]))
+    X = [X_TRAIN[i] + " " + X_TRAIN[i][:9] for i in keep]  # repeated terms
+    y = Y_TRAIN[keep]
+    params = {**TINY, "max_epochs": 1, "lr": 1e-9, "class_weight": class_weight}
+    model = TransformerTextClassifier(**params).fit(X, y)
+
+    known = {word for doc in X for word in doc.split()}
+    tfidf = TfidfVectorizer(
+        analyzer=lambda doc: terms(doc, known), sublinear_tf=True, norm=None
+    ).fit(X)
+    # The start's settings; its solver stops at the default tolerance.
+    linear = LogisticRegression(C=16.0, max_iter=1000)
+    linear.fit(
+        normalize(tfidf.transform(X)),
+        y,
+        sample_weight=compute_sample_weight(class_weight, y),
+    )
+
+    X_new = [*make_keyword_reviews(20, seed=2)[0], "great zebra film quux", "a movie"]
+    weights = tfidf.transform(X_new).toarray()
+    unseen_idf = np.log(1 + len(X)) + 1
+    for i, doc in enumerate(X_new):
+        unseen = Counter(t for t in terms(doc, known) if t not in tfidf.vocabulary_)
+        norm_sq = (weights[i] ** 2).sum() + sum(
+            ((1 + np.log(c)) * unseen_idf) ** 2 for c in unseen.values()
+        )
+        weights[i] /= np.sqrt(norm_sq)
+    np.testing.assert_allclose(
+        model.predict_proba(X_new), linear.predict_proba(weights), atol=1e-4
+    )
 
 
 @pytest.mark.parametrize("class_weight", ["balanced", {"pos": 9.0, "neg": 1.0}])
@@ -158,4 +204,21 @@ def test_linear_start_is_weighted_by_class_weight(class_weight):
     assert (
         weighted.predict_proba(X_new)[:, column].mean()
         > plain.predict_proba(X_new)[:, column].mean() + 0.1
+    )
+
+
+def test_documents_of_zero_weight_leave_the_start_unchanged():
+    # Their words count neither in the vocabulary nor in the idf, and the
+    # logistic regression gives them no weight: the start is the one of the
+    # other documents.
+    params = {**TINY, "max_epochs": 1, "lr": 1e-9}
+    extra = ["great great awful zebra"] * 40
+    X = [*X_TRAIN[:120], *extra]
+    y = np.concatenate([Y_TRAIN[:120], ["neg"] * 40])
+    weights = np.r_[np.ones(120), np.zeros(40)]
+    weighted = TransformerTextClassifier(**params).fit(X, y, sample_weight=weights)
+    plain = TransformerTextClassifier(**params).fit(X_TRAIN[:120], Y_TRAIN[:120])
+    X_new, _ = make_keyword_reviews(30, seed=2)
+    np.testing.assert_allclose(
+        weighted.predict_proba(X_new), plain.predict_proba(X_new), atol=1e-3
     )
