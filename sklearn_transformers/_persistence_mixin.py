@@ -40,11 +40,16 @@ from ._persistence import (
 )
 from ._version import __version__
 
-__all__ = ["PersistenceMixin"]
+__all__ = ["OutdatedFileError", "PersistenceMixin"]
 
 # Errors that invalid data raises while an estimator is rebuilt from it
 # (torch raises RuntimeError for weights that do not fit the module).
 _INVALID = (*INVALID_DATA_ERRORS, RuntimeError)
+
+
+class OutdatedFileError(ValueError):
+    """A file of the current format whose model an earlier version wrote and
+    this version's module cannot read (raised by ``_check_stored``)."""
 
 
 class PersistenceMixin:
@@ -201,8 +206,9 @@ class PersistenceMixin:
             is a directory or not a regular file (a FIFO, socket or device is
             refused without reading), is not a safetensors file, not an
             sklearn-transformers model file, of a newer format, damaged or
-            edited (checksum), holds sizes or ids its weights contradict, or
-            holds a model of another estimator class. Memory stays bounded
+            edited (checksum), holds sizes or ids its weights contradict,
+            holds a model of another estimator class, or a model that an
+            earlier version wrote and this one cannot read. Memory stays bounded
             by about the file's size: sizes are checked before allocating.
 
         See Also
@@ -235,6 +241,11 @@ class PersistenceMixin:
                 )
             try:
                 return cls._from_record(record, device, map_location)
+            except OutdatedFileError as exc:
+                raise ValueError(
+                    f"{record.source!r} was written by an earlier version of "
+                    f"sklearn-transformers: {exc}."
+                ) from exc
             except _INVALID as exc:
                 raise ValueError(
                     f"{record.source!r} holds invalid model data: {exc}. The file "
@@ -251,6 +262,10 @@ class PersistenceMixin:
 
     def _check_restored(self, module):
         """Check loaded fitted state against ``module`` (on ``meta``); none here."""
+
+    def _check_stored(self, shapes):
+        """Raise :class:`OutdatedFileError` for stored weights (``name ->
+        (dtype, shape)``) that an earlier version wrote; none here."""
 
     def _restored_layer_counts(self):
         """Counts the module makes Python objects in proportion to."""
@@ -340,6 +355,7 @@ class PersistenceMixin:
             with torch.device("meta"):
                 meta = estimator._new_module()
             estimator._check_restored(meta)
+            estimator._check_stored(stored.shapes)
             _check_shapes(_shapes(meta.state_dict()), stored.shapes)
             del meta
             module = estimator._new_module()

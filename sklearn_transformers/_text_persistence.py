@@ -1,5 +1,6 @@
 """Persistence hooks of TransformerTextClassifier: the text encoder's state."""
 
+from ._persistence_mixin import OutdatedFileError
 from ._text_encoders import restore_text_encoder
 
 
@@ -36,6 +37,16 @@ class TextPersistenceMixin:
             raise ValueError(
                 f"vocabulary_ ids must be distinct and in [0, {size}), the rows "
                 "of the embedding table"
+            )
+
+    def _check_stored(self, shapes):
+        # The from-scratch readout weighs tokens by TF-IDF since 2026-12-07;
+        # a file from before has the value tables without the idf.
+        if "values.weight" in shapes and "word_idf" not in shapes:
+            raise OutdatedFileError(
+                "its text model has no TF-IDF weights (word_idf, pair_idf), "
+                "which this version's attention readout reads its values with; "
+                "refit it with this version and save it again"
             )
 
     def _restored_layer_counts(self):

@@ -587,6 +587,18 @@ def test_missing_weights_are_refused(model_file, tmp_path):
         TransformerTextClassifier.load(path)
 
 
+def test_text_model_without_tfidf_weights_is_named_as_outdated(model_file, tmp_path):
+    # What a file saved before the readout weighed tokens by TF-IDF holds.
+    def drop_idf(tensors):
+        del tensors["module.word_idf"], tensors["module.pair_idf"]
+
+    path = _rewrite(_copy(model_file, tmp_path), edit_tensors=drop_idf)
+    with pytest.raises(ValueError, match="(?s)earlier version.*refit it") as info:
+        TransformerTextClassifier.load(path)
+    assert str(path) in str(info.value)
+    assert "damaged" not in str(info.value)
+
+
 class _Payload:
     """Pickles into a call that creates ``marker``: what a hostile file does."""
 
