@@ -21,7 +21,7 @@ seed, so every run (and every model in it) sees the same documents.
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-__all__ = ["SETS", "load_set", "stratified_split"]
+__all__ = ["SETS", "check_datasets", "load_set", "stratified_split"]
 
 SPLIT_SEED = 0
 TEST_SIZE = 0.2
@@ -84,3 +84,11 @@ SETS = {
 def load_set(name):
     """``(X_train, y_train, X_test, y_test)`` of the set called ``name``."""
     return SETS[name]()
+
+
+def check_datasets(parser, value):
+    """Stop ``parser`` with an error when ``--datasets`` (comma-separated)
+    names a set that is not in ``SETS``."""
+    unknown = set(value.split(",")) - set(SETS)
+    if unknown:
+        parser.error(f"--datasets: unknown {sorted(unknown)}; known: {sorted(SETS)}")

@@ -47,6 +47,7 @@ import score_at_scale
 import search
 import speed
 import text_quality
+import text_start
 import timeseries_quality
 import torch
 
@@ -55,6 +56,7 @@ from _common import machine_line
 HERE = Path(__file__).resolve().parent
 SECTIONS = (
     ("Text quality", text_quality, "text_quality.py"),
+    ("Text readout start", text_start, "text_start.py"),
     ("Speed", speed, "speed.py"),
     ("Time-series quality", timeseries_quality, "timeseries_quality.py"),
     ("Pretrained backbone", backbone_quality, "backbone_quality.py"),

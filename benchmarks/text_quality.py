@@ -31,7 +31,7 @@ import _threads  # noqa: F401  (sets thread variables before numpy and torch loa
 import numpy as np
 import torch
 from _baselines import searched_nbsvm, searched_tfidf
-from _text_sets import SETS, load_set
+from _text_sets import SETS, check_datasets, load_set
 from sklearn.dummy import DummyClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -260,9 +260,7 @@ def parse_args(argv):
         help="skip the class_weight=None variant",
     )
     args = parser.parse_args(argv)
-    unknown = set(args.datasets.split(",")) - set(SETS)
-    if unknown:
-        parser.error(f"--datasets: unknown {sorted(unknown)}; known: {sorted(SETS)}")
+    check_datasets(parser, args.datasets)
     return args
 
 
