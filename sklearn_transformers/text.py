@@ -440,8 +440,9 @@ class TransformerTextClassifier(
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train one epoch on ``(X, y)``, continuing from earlier calls.
 
-        The first call learns the vocabulary from its ``X``; later calls keep
-        it. ``early_stopping`` does not apply.
+        The first call learns the vocabulary (and the attention readout's
+        idf) from its ``X``; later calls keep them. ``early_stopping`` does
+        not apply.
 
         Parameters
         ----------
