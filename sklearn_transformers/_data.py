@@ -94,6 +94,12 @@ class RaggedTokens(torch.utils.data.Dataset):
         """Token ids of document ``i``."""
         return self.ids[self.starts[i] : self.starts[i] + self.lengths[i]]
 
+    def flat(self):
+        """All documents' token ids one after another, and their offsets
+        (a gather of this set's documents, in order, for a subset too)."""
+        ids = self.ids[_ragged_positions(self.starts, self.lengths)]
+        return ids, np.concatenate([[0], np.cumsum(self.lengths)])
+
     def subset(self, idx):
         """The documents ``idx``, sharing this set's ``ids`` (no copy of the tokens)."""
         idx = np.asarray(idx, dtype=np.int64)

@@ -164,20 +164,16 @@ class TextFittingMixin:
                 device=resolve_device(self.device),
             )
         if self._fitted_params["pooling"] == "attention":
-            ids, offsets = self._all_tokens(data)
+            ids, offsets = data.flat()
             weights = None if data.w is None else data.w.numpy()
             self.text_encoder_.fit_readout_weights(module, ids, offsets, weights)
-            self._start_from_linear(module, data)
+            self._start_from_linear(module, data, ids, offsets)
         return module
 
-    @staticmethod
-    def _all_tokens(data):
-        """The token ids of all documents of ``data``, and their offsets."""
-        ids = np.concatenate([data.document(i) for i in range(len(data))])
-        return ids, np.concatenate([[0], np.cumsum(data.lengths)])
-
-    def _start_from_linear(self, module, data):
+    def _start_from_linear(self, module, data, ids, offsets):
         """Start the attention readout at a logistic regression.
+
+        ``ids`` and ``offsets`` are ``data``'s documents, flat.
 
         Fitted on each document's features (its TF-IDF vector from scratch,
         its mean input word embedding with a backbone): with the
@@ -191,7 +187,6 @@ class TextFittingMixin:
         present = y if weights is None else y[weights > 0]
         if len(np.unique(present)) < len(self.classes_):
             return
-        ids, offsets = self._all_tokens(data)
         features = self.text_encoder_.linear_features(ids, offsets, module)
         class_weights = self._class_weights(data)
         if class_weights is not None:

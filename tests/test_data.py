@@ -21,6 +21,14 @@ def test_batch_pads_to_the_longest_document_of_the_batch():
     assert [data.document(i).tolist() for i in range(4)] == documents
 
 
+def test_flat_gives_the_documents_in_order_for_a_subset_too():
+    documents, data = _ragged()
+    part = data.subset([2, 0])
+    ids, offsets = part.flat()
+    assert ids.tolist() == documents[2] + documents[0]
+    assert offsets.tolist() == [0, 5, 8]
+
+
 def test_subset_shares_the_token_ids_and_keeps_documents():
     documents, data = _ragged()
     part = data.subset([2, 0])
