@@ -304,8 +304,9 @@ class BackboneClassifierModule(ReadoutMixin, nn.Module):
         """The encoder's last hidden states ``(B, L, D)``."""
         return self.encode(tokens)[0]
 
-    def token_values(self, tokens):
-        """Per-class values ``(B, L, C)``: the head applied to each input word embedding."""
+    def token_values(self, tokens, shown):
+        """Per-class values ``(B, L, C)``: the head applied to each input word
+        embedding (``shown`` is not needed: the values are unweighted)."""
         return self.head(self.encoder.get_input_embeddings()(tokens))
 
     def attention(self, tokens):

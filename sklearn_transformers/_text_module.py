@@ -117,7 +117,8 @@ class ReadoutMixin:
     """What the text modules share around an :class:`AttentionReadout`.
 
     The module provides ``encode(tokens) -> (hidden, key_mask, weights)``,
-    ``token_values(tokens)`` (the per-class values ``(B, L, C)``),
+    ``token_values(tokens, shown)`` (the per-class values ``(B, L, C)``;
+    ``shown`` marks the read-out tokens),
     ``special_ids``, ``pooling``, ``readout`` (attention pooling) and
     ``head`` / ``head_dropout`` (the other poolings).
     """
@@ -127,7 +128,7 @@ class ReadoutMixin:
         hidden, _, _ = self.encode(tokens)
         shown = ~torch.isin(tokens, self.special_ids)  # (B, L)
         attention = self.readout.attention(hidden, shown)
-        values = self.token_values(tokens)  # (B, L, C)
+        values = self.token_values(tokens, shown)  # (B, L, C)
         return attention, values, self.readout(attention, values), hidden
 
     def embed_documents(self, tokens):
@@ -242,11 +243,11 @@ class TextClassifierModule(ReadoutMixin, nn.Module):
             self.pair_values.weight.copy_(values[:, words:].T)
             self.readout.bias.copy_(bias)
 
-    def token_values(self, tokens):
-        """Per-class values ``(B, L, C)`` of each token and the one before it."""
+    def token_values(self, tokens, shown):
+        """Per-class values ``(B, L, C)`` of each token and the one before it,
+        TF-IDF-weighted over the ``shown`` positions ``(B, L)``."""
         previous = torch.cat([tokens[:, :1], tokens[:, :-1]], dim=1)  # (B, L)
         pairs = bigram_bucket(previous, tokens)
-        shown = ~torch.isin(tokens, self.special_ids)  # (B, L)
         word_weight, word_norm = position_weights(tokens, shown, self.word_idf)
         pair_weight, pair_norm = position_weights(pairs, shown, self.pair_idf)
         # Uniform attention (1 / n) times s = n / norm gives the L2 scaling.
