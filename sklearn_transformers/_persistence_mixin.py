@@ -343,6 +343,7 @@ class PersistenceMixin:
                 raise ValueError(f"invalid fitted attribute name {attribute!r:.80}")
             setattr(estimator, attribute, value)
         stored = record.module_state
+        estimator._check_stored(stored.shapes)
         counts = estimator._restored_layer_counts()
         if not all(type(n) is int and 0 <= n <= len(stored.shapes) for n in counts):
             raise ValueError(f"layer counts {counts!r:.80} do not fit the weights")
@@ -355,7 +356,6 @@ class PersistenceMixin:
             with torch.device("meta"):
                 meta = estimator._new_module()
             estimator._check_restored(meta)
-            estimator._check_stored(stored.shapes)
             _check_shapes(_shapes(meta.state_dict()), stored.shapes)
             del meta
             module = estimator._new_module()
