@@ -222,3 +222,13 @@ def test_documents_of_zero_weight_leave_the_start_unchanged():
     np.testing.assert_allclose(
         weighted.predict_proba(X_new), plain.predict_proba(X_new), atol=1e-3
     )
+
+
+def test_partial_fit_keeps_the_idf_of_its_first_call():
+    model = TransformerTextClassifier(**{**TINY, "max_epochs": 1})
+    model.partial_fit(X_TRAIN[:100], Y_TRAIN[:100], classes=["neg", "pos"])
+    word_idf = model.module_.word_idf.clone()
+    pair_idf = model.module_.pair_idf.clone()
+    model.partial_fit(["great great great"] * 50, ["pos"] * 50)
+    torch.testing.assert_close(model.module_.word_idf, word_idf, rtol=0, atol=0)
+    torch.testing.assert_close(model.module_.pair_idf, pair_idf, rtol=0, atol=0)
