@@ -1,18 +1,21 @@
-"""The text attention readout's linear start, for several ``C``, on several sets.
+"""The text attention readout's linear start, candidate by candidate, on several sets.
 
 From scratch, ``TransformerTextClassifier(pooling="attention")`` starts its
 readout at a ``LogisticRegression`` (class weights "balanced", as the default
 ``class_weight``) on each document's L2-normalised TF-IDF vector of words
-and hashed word pairs, as the fitted vocabulary and idf give it; with uniform
-attention that is the model before its first epoch. This script fits that
-logistic regression for each ``C`` of ``--C`` and scores it on the test split,
-next to the term-frequency features the start used before (each document's
-word and word-pair counts over its length, ``C=100``) and TF-IDF + LR with
-``C`` searched (``text_quality.py``'s baseline). The linear fits are
-deterministic (no seeds). It chose ``linear_start_C`` in ``_text_encoders``.
+and hashed word pairs, as the fitted vocabulary and idf give it, each column
+scaled by its log-count ratio (NBSVM) to a power; with uniform attention that
+is the model before its first epoch. The power and ``C`` are chosen among
+``linear_start_candidates`` (``_text_encoders``) by log-loss on a held-out
+fifth of the training documents (``_linear_start``). This script scores on
+the test split each candidate fitted on all the training documents, the
+start as the model chooses it (one row per seed of the held-out split), the
+term-frequency features of an earlier start (each document's word and
+word-pair counts over its length, ``C=100``), and the baselines of
+``text_quality.py``: TF-IDF + LR and NBSVM, ``C`` searched.
 
 Run: ``python benchmarks/text_start.py [--quick] [--datasets fine_food,bird_strikes]
-[--C 4,8,16,32,64]``
+[--seeds 3]``
 """
 
 import argparse
@@ -20,13 +23,15 @@ import argparse
 import _threads  # noqa: F401  (sets thread variables before numpy and torch load)
 import numpy as np
 import scipy.sparse as sp
-from _baselines import searched_tfidf
+from _baselines import searched_nbsvm, searched_tfidf
 from _text_sets import SETS, check_datasets, load_set
-from sklearn.linear_model import LogisticRegression
+from scipy.special import softmax
 from sklearn.metrics import accuracy_score, f1_score, log_loss
+from sklearn.utils.class_weight import compute_class_weight
 
 from sklearn_transformers import TransformerTextClassifier
-from sklearn_transformers._text_encoders import _frequencies
+from sklearn_transformers._linear_start import fit_linear_start
+from sklearn_transformers._text_encoders import WordEncoder, _frequencies
 from sklearn_transformers._text_module import BIGRAM_BUCKETS, bigram_bucket
 
 from _common import machine_line, markdown_table, timed
@@ -90,26 +95,49 @@ def set_rows(set_name, args):
         X_test, y_test = X_test[: QUICK_SIZES[1]], y_test[: QUICK_SIZES[1]]
     classes = np.unique(y_train)
     rows = []
-    baseline, fit_s = timed(searched_tfidf(0).fit, X_train, y_train)
-    rows.append(
-        [set_name, "TF-IDF + LR (C searched)", f"{baseline.C_:g}"]
-        + scores(y_test, baseline.predict_proba(X_test), classes)
-        + [f"{fit_s:.1f}"]
-    )
-    grids = {
-        "TF-IDF vectors (the start)": args.C,
-        "term frequencies (the start before)": [100.0],
-    }
-    for name, (train, test) in start_features(X_train, X_test).items():
+    for name, search in (("TF-IDF + LR", searched_tfidf), ("NBSVM", searched_nbsvm)):
+        baseline, fit_s = timed(search(0).fit, X_train, y_train)
+        rows.append(
+            [set_name, f"{name} (C searched)", "", f"{baseline.C_:g}"]
+            + scores(y_test, baseline.predict_proba(X_test), classes)
+            + [f"{fit_s:.1f}"]
+        )
+    features = start_features(X_train, X_test)
+    y = np.searchsorted(classes, y_train)
+    balanced = compute_class_weight("balanced", classes=classes, y=y_train)
+
+    def start_row(name, train, test, candidates, seed=0):
         used = np.flatnonzero(train.getnnz(axis=0))  # as the start fits them
-        for C in grids[name]:
-            linear = LogisticRegression(C=C, max_iter=1000, class_weight="balanced")
-            _, fit_s = timed(linear.fit, train[:, used], y_train)
-            rows.append(
-                [set_name, name, f"{C:g}"]
-                + scores(y_test, linear.predict_proba(test[:, used]), classes)
-                + [f"{fit_s:.1f}"]
-            )
+        (coef, intercept, report), fit_s = timed(
+            fit_linear_start,
+            train[:, used],
+            y,
+            len(classes),
+            candidates=candidates,
+            class_weight=balanced,
+            seed=seed,
+        )
+        logits = np.asarray(test[:, used] @ coef.T) + intercept
+        if logits.shape[1] == 1:  # two classes: the score of class 1 over 0
+            logits = np.hstack([np.zeros_like(logits), logits])
+        return (
+            [set_name, name, f"{report['power']:g}", f"{report['C']:g}"]
+            + scores(y_test, softmax(logits, axis=1), classes)
+            + [f"{fit_s:.1f}"]
+        )
+
+    train, test = features["TF-IDF vectors (the start)"]
+    candidates = WordEncoder.linear_start_candidates
+    for candidate in sorted(candidates):
+        rows.append(start_row("a candidate, fitted on all", train, test, [candidate]))
+    for seed in range(args.seeds):
+        rows.append(
+            start_row(f"the start (seed {seed})", train, test, candidates, seed)
+        )
+    train, test = features["term frequencies (the start before)"]
+    rows.append(
+        start_row("term frequencies (an earlier start)", train, test, [(0, 100)])
+    )
     return rows
 
 
@@ -118,10 +146,9 @@ def parse(argv=None):
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     parser.add_argument("--datasets", default=",".join(SETS))
     parser.add_argument(
-        "--C", default="4,8,16,32,64", help="comma-separated C of the start"
+        "--seeds", type=int, default=3, help="held-out splits of the start's choice"
     )
     args = parser.parse_args(argv)
-    args.C = [float(c) for c in args.C.split(",")]
     check_datasets(parser, args.datasets)
     return args
 
@@ -134,7 +161,16 @@ def main(argv=None):
     print(f"{machine_line()}. Class weights 'balanced' in the start's fits.\n")
     print(
         markdown_table(
-            ["set", "features", "C", "accuracy", "log-loss", "macro-F1", "fit s"],
+            [
+                "set",
+                "model",
+                "power",
+                "C",
+                "accuracy",
+                "log-loss",
+                "macro-F1",
+                "fit s",
+            ],
             rows,
         )
     )

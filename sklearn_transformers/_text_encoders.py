@@ -22,8 +22,8 @@ Both share one interface:
   attention readout weighs its tokens by, from the training documents;
 - ``linear_features(ids, offsets, module)``: per-document features
   ``(n, F)`` whose linear model starts an attention readout
-  (``module.start_from_linear``), with its inverse regularisation
-  ``linear_start_C``;
+  (``module.start_from_linear``), with the ``(power, C)`` candidates
+  ``linear_start_candidates`` of :func:`~._linear_start.fit_linear_start`;
 - ``files()``: its state as named text blobs for ``save``;
   :func:`restore_text_encoder` is the inverse on ``load``.
 
@@ -67,9 +67,13 @@ class WordEncoder:
     hidden_ids = np.array([PAD_ID, CLS_ID])
     # The module's weights are all trained: there is no fixed part to freeze.
     can_freeze = False
-    # Of the linear start on L2-normalised TF-IDF vectors: of 4 to 64, the
-    # lowest log-loss summed over the three sets of benchmarks/text_start.py.
-    linear_start_C = 16.0
+    # (power of the log-count-ratio scale, C) of the linear start on
+    # L2-normalised TF-IDF vectors, chosen among on held-out documents; the
+    # first (plain TF-IDF, C=16: the lowest log-loss summed over the sets of
+    # benchmarks/text_start.py) when there are too few to choose.
+    linear_start_candidates = tuple(
+        (power, C) for power in (0.0, 0.5, 1.0) for C in (16.0, 8.0, 32.0)
+    )
 
     def __init__(
         self, *, max_len, lowercase, tokenizer, min_df, max_features, vocabulary=None
@@ -195,8 +199,9 @@ class PretrainedEncoder:
 
     kind = "pretrained"
     can_freeze = True
-    # Of the linear start on mean word embeddings (few dense features).
-    linear_start_C = 100.0
+    # (power, C) of the linear start on mean word embeddings: dense, few
+    # columns, unscaled.
+    linear_start_candidates = ((0.0, 100.0),)
 
     def __init__(self, *, backbone, max_len, tokenizer=None, config=None):
         self.backbone = backbone

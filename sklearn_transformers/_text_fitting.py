@@ -5,7 +5,6 @@ import os
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -19,6 +18,7 @@ from ._base import resolve_device
 from ._calibration import fit_temperature
 from ._data import DenseData, RaggedTokens
 from ._documents import check_documents
+from ._linear_start import fit_linear_start
 from ._pretraining import pretrain_masked_lm
 from ._text_encoders import PretrainedEncoder, WordEncoder
 from ._vocabulary import UNK_ID
@@ -186,27 +186,35 @@ class TextFittingMixin:
         weights = None if data.w is None else data.w.numpy()
         present = y if weights is None else y[weights > 0]
         if len(np.unique(present)) < len(self.classes_):
+            self.readout_start_ = None
             return
         features = self.text_encoder_.linear_features(ids, offsets, module)
-        class_weights = self._class_weights(data)
-        if class_weights is not None:
-            # Weighted as the training loss is, so that training starts at the
-            # optimum of a model of the same objective.
-            weights = class_weights[y] * (1.0 if weights is None else weights)
-        linear = LogisticRegression(C=self.text_encoder_.linear_start_C, max_iter=1000)
+        used = None
         if sp.issparse(features):
             # Fitted on the columns that occur: the others (most of the hashed
             # word-pair buckets) stay at zero under the L2 penalty anyway, and
             # carrying them slowed the solver 3-7x.
             used = np.flatnonzero(features.getnnz(axis=0))
             used = used if len(used) else np.arange(1)  # empty documents only
-            linear.fit(features[:, used], y, sample_weight=weights)
-            coef = np.zeros((len(linear.coef_), features.shape[1]), dtype=np.float32)
-            coef[:, used] = linear.coef_
-        else:  # mean word embeddings of a backbone: few dense columns
-            linear.fit(features, y, sample_weight=weights)
-            coef = linear.coef_
-        module.start_from_linear(coef, linear.intercept_)
+            n_columns = features.shape[1]
+            features = features[:, used]
+        coef, intercept, self.readout_start_ = fit_linear_start(
+            features,
+            y,
+            len(self.classes_),
+            candidates=self.text_encoder_.linear_start_candidates,
+            sample_weight=weights,
+            # Weighted as the training loss is, so that training starts at the
+            # optimum of a model of the same objective.
+            class_weight=self._class_weights(data),
+            # The held-out split from torch's generator, which fit has seeded.
+            seed=int(torch.randint(np.iinfo(np.int32).max, ()).item()),
+        )
+        if used is not None:
+            full = np.zeros((len(coef), n_columns), dtype=np.float32)
+            full[:, used] = coef
+            coef = full
+        module.start_from_linear(coef, intercept)
 
     def _new_module(self):
         return self.text_encoder_.new_module(len(self.classes_), **self._module_args())

@@ -124,7 +124,10 @@ class TransformerTextClassifier(
         scratch: a table of word and hashed word-pair values, each weighted
         by its TF-IDF weight in the document, started at a logistic
         regression on the documents' L2-normalised TF-IDF vectors, which
-        uniform attention reproduces; with a ``backbone``: a linear map of the token's input
+        uniform attention reproduces, with each column scaled by how well
+        it separates the classes (its log-count ratio, as in NBSVM) to a
+        power chosen with ``C`` on a held-out fifth of the documents by
+        log-loss (see ``readout_start_``); with a ``backbone``: a linear map of the token's input
         word embedding, started at a logistic regression on the mean word
         embedding), so :meth:`attention_weights` reports what the prediction
         flows through (see there). The other poolings feed one document
@@ -228,6 +231,14 @@ class TransformerTextClassifier(
     temperature_ : float
         The logits' divisor fitted by ``calibration`` (1.0 without it).
         ``partial_fit`` keeps the value of the last ``fit``.
+    readout_start_ : dict or None
+        The logistic regression the attention readout started from (only
+        with ``pooling="attention"``; None when the first fit lacked a class,
+        as a ``partial_fit`` batch may): ``"power"`` and ``"C"``, the chosen
+        scaling of the TF-IDF columns by their log-count ratios (0: none) and
+        inverse regularisation, and ``"candidates"``, each ``(power, C)``
+        tried with its held-out log-loss (None where the choice was not
+        made: a class had fewer than 25 documents, or with a ``backbone``).
     max_len_ : int
         Tokens kept per document (``max_len`` with "auto" resolved).
     n_truncated_ : int

@@ -146,29 +146,44 @@ def terms(doc, known):
     return words + [f"{a} {b}" for a, b in pairs]
 
 
+def log_count_ratio(features, y, positive):
+    """|log((p / |p|_1) / (q / |q|_1))| of each column, with p and q the
+    numbers of documents (plus one) of each class that contain it (NBSVM)."""
+    present = (features > 0).astype(float)
+    p = 1 + np.asarray(present[y == positive].sum(axis=0)).ravel()
+    q = 1 + np.asarray(present[y != positive].sum(axis=0)).ravel()
+    return np.abs(np.log(p / p.sum()) - np.log(q / q.sum()))
+
+
 @pytest.mark.parametrize("class_weight", [None, "balanced"])
 def test_starts_from_the_logistic_regression_of_tfidf_vectors(class_weight):
     # One epoch at a tiny learning rate: the model is still its linear start,
     # a logistic regression on sublinear, L2-normalised TF-IDF vectors of the
-    # words and word pairs, so its probabilities are that model's. On new
-    # documents the weights and norms come from their own terms; a term no
-    # training document has (an unknown word, a new pair) has no value but
-    # the largest idf, log(1 + n) + 1, in the norm.
+    # words and word pairs, each column scaled by its log-count ratio to the
+    # chosen power, so its probabilities are that model's. On new documents
+    # the weights and norms come from their own terms; a term no training
+    # document has (an unknown word, a new pair) has no value but the largest
+    # idf, log(1 + n) + 1, in the norm.
     rare = np.flatnonzero(Y_TRAIN == "pos")[:30]
     keep = np.sort(np.concatenate([np.flatnonzero(Y_TRAIN == "neg"), rare]))
     X = [X_TRAIN[i] + " " + X_TRAIN[i][:9] for i in keep]  # repeated terms
     y = Y_TRAIN[keep]
     params = {**TINY, "max_epochs": 1, "lr": 1e-9, "class_weight": class_weight}
     model = TransformerTextClassifier(**params).fit(X, y)
+    start = model.readout_start_
+    # Chosen on held-out documents: a scaled start, so the test covers it.
+    assert start["power"] > 0, start
 
     known = {word for doc in X for word in doc.split()}
     tfidf = TfidfVectorizer(
         analyzer=lambda doc: terms(doc, known), sublinear_tf=True, norm=None
     ).fit(X)
+    features = normalize(tfidf.transform(X))
+    scale = log_count_ratio(features, y, "pos") ** start["power"]
     # The start's settings; its solver stops at the default tolerance.
-    linear = LogisticRegression(C=16.0, max_iter=1000)
+    linear = LogisticRegression(C=start["C"], max_iter=1000)
     linear.fit(
-        normalize(tfidf.transform(X)),
+        features.multiply(scale).tocsr(),
         y,
         sample_weight=compute_sample_weight(class_weight, y),
     )
@@ -183,8 +198,42 @@ def test_starts_from_the_logistic_regression_of_tfidf_vectors(class_weight):
         )
         weights[i] /= np.sqrt(norm_sq)
     np.testing.assert_allclose(
-        model.predict_proba(X_new), linear.predict_proba(weights), atol=1e-4
+        model.predict_proba(X_new), linear.predict_proba(weights * scale), atol=1e-4
     )
+
+
+def test_start_is_chosen_by_held_out_log_loss():
+    # Every (power, C) candidate is scored on held-out documents and the one
+    # of the lowest log-loss is refitted on all of them.
+    model = TransformerTextClassifier(**{**TINY, "max_epochs": 1}).fit(X_TRAIN, Y_TRAIN)
+    start = model.readout_start_
+    candidates = start["candidates"]
+    assert len(candidates) > 1
+    assert all(np.isfinite(c["log_loss"]) for c in candidates)
+    best = min(candidates, key=lambda c: c["log_loss"])
+    assert (start["power"], start["C"]) == (best["power"], best["C"])
+    # One word decides each review: scaling the columns by how well they
+    # separate the classes beats the plain TF-IDF vectors (power 0).
+    plain = min(c["log_loss"] for c in candidates if c["power"] == 0)
+    assert best["log_loss"] < plain
+
+
+def test_start_is_not_chosen_when_a_class_is_too_rare_to_hold_out():
+    rare = np.flatnonzero(Y_TRAIN == "pos")[:20]
+    keep = np.sort(np.concatenate([np.flatnonzero(Y_TRAIN == "neg"), rare]))
+    model = TransformerTextClassifier(**{**TINY, "max_epochs": 1}).fit(
+        [X_TRAIN[i] for i in keep], Y_TRAIN[keep]
+    )
+    start = model.readout_start_
+    assert (start["power"], start["C"]) == (0.0, 16.0)  # plain TF-IDF, C=16
+    assert all(c["log_loss"] is None for c in start["candidates"])
+
+
+def test_start_choice_is_reproducible():
+    params = {**TINY, "max_epochs": 1, "random_state": 3}
+    first = TransformerTextClassifier(**params).fit(X_TRAIN, Y_TRAIN)
+    second = TransformerTextClassifier(**params).fit(X_TRAIN, Y_TRAIN)
+    assert first.readout_start_ == second.readout_start_
 
 
 @pytest.mark.parametrize("class_weight", ["balanced", {"pos": 9.0, "neg": 1.0}])
