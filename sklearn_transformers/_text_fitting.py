@@ -39,13 +39,20 @@ class TextFittingMixin:
     def _auto_defaults(self):
         mode = 0 if self.backbone is None else 1 + bool(self.freeze_backbone)
         values = {name: values[mode] for name, values in self._auto.items()}
-        if mode == 0 and self.pooling == "attention":
+        # The attention readout from scratch (faithful, and as accurate as
+        # the linear baselines); mean pooling with a backbone, where the
+        # readout's values, each word piece's input embedding alone, cost
+        # fine-tuning accuracy (0.786 against 0.839 on the fine-food reviews).
+        pooling = self.pooling
+        if pooling == "auto":
+            pooling = values["pooling"] = "attention" if mode == 0 else "mean"
+        if mode == 0 and pooling == "attention":
             # Starting from a linear model, the readout needs fewer epochs and
             # a gentler step: larger ones overfit (the log-loss rose above the
             # start's on the fine-food reviews and bird strikes).
             values["max_epochs"] = 4
             values["lr"] = 1e-4
-        if mode == 2 and self.pooling == "attention":
+        if mode == 2 and pooling == "attention":
             # Each epoch runs the fixed encoder (nothing can be cached).
             values["max_epochs"] = 3
         return values
@@ -94,6 +101,7 @@ class TextFittingMixin:
             ids, offsets, n_truncated = self.text_encoder_.fit(docs, counted)
             self.vocabulary_ = self.text_encoder_.vocabulary
             self.max_len_ = self.text_encoder_.max_len
+            self.pooling_ = self._resolved("pooling")
         else:
             ids, offsets, n_truncated = self.text_encoder_.encode(docs)
         self.n_truncated_ = n_truncated
@@ -138,8 +146,12 @@ class TextFittingMixin:
     def _module_args(self):
         """Architecture of the module: the first fit's values, and dropout."""
         fitted = self._fitted_params
-        names = ("embed_dim", "num_heads", "num_layers", "ff_dim", "pooling")
-        return {**{name: fitted[name] for name in names}, "dropout": self.dropout}
+        names = ("embed_dim", "num_heads", "num_layers", "ff_dim")
+        return {
+            **{name: fitted[name] for name in names},
+            "pooling": self.pooling_,
+            "dropout": self.dropout,
+        }
 
     def _build_module(self, data):
         module = self.text_encoder_.build_module(
@@ -163,7 +175,7 @@ class TextFittingMixin:
                 seed=int(torch.randint(np.iinfo(np.int32).max, ()).item()),
                 device=resolve_device(self.device),
             )
-        if self._fitted_params["pooling"] == "attention":
+        if self.pooling_ == "attention":
             ids, offsets = data.flat()
             weights = None if data.w is None else data.w.numpy()
             self.text_encoder_.fit_readout_weights(module, ids, offsets, weights)
@@ -223,7 +235,7 @@ class TextFittingMixin:
         self.text_encoder_.configure(module, frozen=self.freeze_backbone)
 
     def _training_view(self, module, data, valid):
-        attention = self._fitted_params["pooling"] == "attention"
+        attention = self.pooling_ == "attention"
         if attention or not (self.text_encoder_.can_freeze and self.freeze_backbone):
             # The attention readout needs every token's states in each epoch.
             return module, data, valid

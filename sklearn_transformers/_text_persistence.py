@@ -14,6 +14,8 @@ class TextPersistenceMixin:
         return self.text_encoder_.files()
 
     def _restore_extra(self, blobs):
+        if not hasattr(self, "pooling_"):  # a file from before pooling="auto"
+            self.pooling_ = self._fitted_params["pooling"]
         self.text_encoder_ = restore_text_encoder(
             blobs,
             vocabulary=self.vocabulary_,

@@ -47,14 +47,17 @@ X_TEST, Y_TEST = make_reviews(32, seed=1)
 
 @pytest.fixture(scope="module")
 def tuned():
-    """Fine-tuned, with a learning rate that learns in a few tiny epochs."""
-    clf = TransformerTextClassifier(**TINY, lr=1e-4, max_epochs=3)
+    """Fine-tuned under the attention readout, with a learning rate that
+    learns in a few tiny epochs."""
+    clf = TransformerTextClassifier(**TINY, pooling="attention", lr=1e-4, max_epochs=3)
     return clf.fit(X_TRAIN, Y_TRAIN)
 
 
 @pytest.fixture(scope="module")
 def frozen():
-    clf = TransformerTextClassifier(**TINY, freeze_backbone=True, max_epochs=1)
+    clf = TransformerTextClassifier(
+        **TINY, pooling="attention", freeze_backbone=True, max_epochs=1
+    )
     return clf.fit(X_TRAIN, Y_TRAIN)
 
 
@@ -131,10 +134,13 @@ def test_frozen_backbone_with_attention_pooling_trains_the_readout(frozen):
 
 
 def test_frozen_backbone_embeds_each_document_once_per_fit():
+    # Mean pooling is the default with a backbone (pooling="auto").
     watch = WatchTraining()
     clf = TransformerTextClassifier(
-        **TINY, pooling="mean", freeze_backbone=True, max_epochs=3, callbacks=[watch]
+        **TINY, freeze_backbone=True, max_epochs=3, callbacks=[watch]
     ).fit(X_TRAIN, Y_TRAIN)
+    assert clf.pooling == "auto"
+    assert clf.pooling_ == clf.module_.pooling == "mean"
     used = next(cb for _, cb in clf.net_.callbacks_ if isinstance(cb, WatchTraining))
     # The epochs train the head on pooled embeddings; the encoder never runs.
     assert used.encoder_calls == 0

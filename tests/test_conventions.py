@@ -249,8 +249,10 @@ def test_auto_values_are_recorded():
     # "auto": 4 epochs at 1e-4 with the default attention readout (it starts
     # at a linear model)
     assert (clf.lr_, clf.max_epochs_, clf.n_iter_) == (1e-4, 4, 4)
+    assert clf.pooling_ == "attention"
     clf.set_params(pooling="mean").fit(X, y)
     assert (clf.lr_, clf.max_epochs_, clf.n_iter_) == (1e-3, 8, 8)
+    assert clf.pooling_ == "mean"
     clf.set_params(lr=5e-3, max_epochs=2).fit(X, y)
     assert (clf.lr_, clf.max_epochs_, clf.n_iter_) == (5e-3, 2, 2)
     assert clf.get_params()["lr"] == 5e-3

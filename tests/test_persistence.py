@@ -505,7 +505,7 @@ def _replace_in_header(path, old, new):
         (b'\\"n_iter_\\":2', b'\\"n_iter_\\":3'),  # a fitted attribute
         (b'\\"good\\":', b'\\"gold\\":'),  # a vocabulary entry
         # valid JSON, same length
-        (b'\\"pooling\\":\\"attention\\"', b'\\"pooling\\":\\"mean\\"     '),
+        (b'\\"pooling_\\":\\"attention\\"', b'\\"pooling_\\":\\"mean\\"     '),
     ],
     ids=["dropout", "n_iter_", "vocabulary", "pooling"],
 )
@@ -597,6 +597,23 @@ def test_text_model_without_tfidf_weights_is_named_as_outdated(model_file, tmp_p
         TransformerTextClassifier.load(path)
     assert str(path) in str(info.value)
     assert "damaged" not in str(info.value)
+
+
+def test_file_from_before_pooling_auto_loads_with_its_pooling(
+    classifier_and_data, model_file, tmp_path
+):
+    # Such a file names its pooling in the parameters and has no pooling_.
+    def old_format(metadata):
+        fitted, params = json.loads(metadata["fitted"]), json.loads(metadata["params"])
+        fitted["_fitted_params"]["pooling"] = params["pooling"] = "attention"
+        del fitted["pooling_"]
+        metadata["fitted"], metadata["params"] = json.dumps(fitted), json.dumps(params)
+
+    path = _rewrite(_copy(model_file, tmp_path), edit_metadata=old_format)
+    loaded = TransformerTextClassifier.load(path)
+    clf, X, _ = classifier_and_data
+    assert loaded.pooling == loaded.pooling_ == "attention"
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
 
 
 class _Payload:

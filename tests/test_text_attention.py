@@ -52,8 +52,9 @@ def clf():
     return TransformerTextClassifier(**TINY).fit(X_TRAIN, Y_TRAIN)
 
 
-def test_attention_is_the_default_pooling():
-    assert TransformerTextClassifier().pooling == "attention"
+def test_attention_is_the_default_pooling_from_scratch(clf):
+    assert clf.pooling == "auto"
+    assert clf.pooling_ == clf.module_.pooling == "attention"
 
 
 @pytest.mark.parametrize("method", ["auto", "contribution", "attention"])
