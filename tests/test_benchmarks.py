@@ -48,7 +48,8 @@ def test_run_all_quick_writes_every_section(tmp_path):
     )
     for text_set in ("fine_food", "trump_tweets", "bird_strikes"):
         assert f"| {text_set} | TF-IDF + LR (C searched) |" in text
-        assert f"| {text_set} | TF-IDF vectors (the start) | 16 |" in text
+        assert f"| {text_set} | a candidate, fitted on all | 0.5 | 16 |" in text
+        assert f"| {text_set} | the start (seed 0) |" in text
     assert "### Training overhead" in text
     assert "| variant | processes x torch threads | search s |" in text
     assert "| Dask, 2 worker(s) x 1 thread | 2,000 |" in text

@@ -49,7 +49,9 @@ def test_pretraining_changes_the_model_and_is_reproducible():
     first = TransformerTextClassifier(pretrain_epochs=2, **TINY).fit(X, y)
     second = TransformerTextClassifier(pretrain_epochs=2, **TINY).fit(X, y)
     np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
-    assert not np.allclose(first.predict_proba(X), plain.predict_proba(X))
+    # The encoder's states (the attention readout's probabilities stay near
+    # its linear start, which pretraining does not touch).
+    assert not np.allclose(first.transform(X), plain.transform(X), atol=1e-3)
 
 
 def test_warm_start_does_not_pretrain_again():
