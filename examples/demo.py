@@ -142,11 +142,11 @@ def reviews(quick, out_dir, figures):
 def print_top_tokens(clf, docs, n=5):
     """Print the tokens that moved each document's prediction most.
 
-    With the default ``pooling="attention"`` the class logits are a sum of
-    one part per token (attention times the token's value), and
-    ``attention_weights`` reports each token's share of that sum, so these
-    are the words the prediction was made from: deleting them changes it
-    most.
+    With the default pooling (from scratch, ``pooling="auto"`` is the
+    attention readout) the class logits are a sum of one part per token
+    (attention times the token's value), and ``attention_weights`` reports
+    each token's share of that sum, so these are the words the prediction
+    was made from: deleting them changes it most.
     """
     predicted = clf.predict(docs)
     for label, (tokens, weights) in zip(
