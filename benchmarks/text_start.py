@@ -107,17 +107,16 @@ def set_rows(set_name, args):
     balanced = compute_class_weight("balanced", classes=classes, y=y_train)
 
     def start_row(name, train, test, candidates, seed=0):
-        used = np.flatnonzero(train.getnnz(axis=0))  # as the start fits them
         (coef, intercept, report), fit_s = timed(
             fit_linear_start,
-            train[:, used],
+            train,
             y,
             len(classes),
             candidates=candidates,
             class_weight=balanced,
             seed=seed,
         )
-        logits = np.asarray(test[:, used] @ coef.T) + intercept
+        logits = np.asarray(test @ coef.T) + intercept
         if logits.shape[1] == 1:  # two classes: the score of class 1 over 0
             logits = np.hstack([np.zeros_like(logits), logits])
         return (

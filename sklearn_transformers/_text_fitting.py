@@ -3,7 +3,6 @@
 import os
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.class_weight import compute_class_weight
@@ -200,18 +199,8 @@ class TextFittingMixin:
         if len(np.unique(present)) < len(self.classes_):
             self.readout_start_ = None
             return
-        features = self.text_encoder_.linear_features(ids, offsets, module)
-        used = None
-        if sp.issparse(features):
-            # Fitted on the columns that occur: the others (most of the hashed
-            # word-pair buckets) stay at zero under the L2 penalty anyway, and
-            # carrying them slowed the solver 3-7x.
-            used = np.flatnonzero(features.getnnz(axis=0))
-            used = used if len(used) else np.arange(1)  # empty documents only
-            n_columns = features.shape[1]
-            features = features[:, used]
         coef, intercept, self.readout_start_ = fit_linear_start(
-            features,
+            self.text_encoder_.linear_features(ids, offsets, module),
             y,
             len(self.classes_),
             candidates=self.text_encoder_.linear_start_candidates,
@@ -222,10 +211,6 @@ class TextFittingMixin:
             # The held-out split from torch's generator, which fit has seeded.
             seed=int(torch.randint(np.iinfo(np.int32).max, ()).item()),
         )
-        if used is not None:
-            full = np.zeros((len(coef), n_columns), dtype=np.float32)
-            full[:, used] = coef
-            coef = full
         module.start_from_linear(coef, intercept)
 
     def _new_module(self):
