@@ -134,8 +134,8 @@ class TransformerTextClassifier(
         the word piece's input embedding, started at a logistic regression
         on the mean word embedding; fine-tuned this way the encoder's
         context reaches the prediction only through the attention, which
-        cost accuracy on the fine-food reviews (0.786 against 0.839 with
-        "mean"), hence "mean" there by default. The other poolings feed one
+        costs fine-tuning accuracy (``benchmarks/RESULTS.md``), hence "mean"
+        there by default. The other poolings feed one
         document vector to a linear head: the mean of the token states, the
         state of the leading ``[CLS]`` token, or their element-wise maximum;
         their attention weights are the attention the tokens received in
