@@ -282,3 +282,14 @@ def test_partial_fit_keeps_the_idf_of_its_first_call():
     model.partial_fit(["great great great"] * 50, ["pos"] * 50)
     torch.testing.assert_close(model.module_.word_idf, word_idf, rtol=0, atol=0)
     torch.testing.assert_close(model.module_.pair_idf, pair_idf, rtol=0, atol=0)
+
+
+def test_start_is_skipped_when_the_first_batch_lacks_a_class():
+    # A logistic regression needs every class: the values start at zero, and
+    # readout_start_ says that no start was fitted.
+    negative = np.flatnonzero(Y_TRAIN == "neg")[:40]
+    model = TransformerTextClassifier(**{**TINY, "max_epochs": 1})
+    model.partial_fit(
+        [X_TRAIN[i] for i in negative], Y_TRAIN[negative], classes=["neg", "pos"]
+    )
+    assert model.readout_start_ is None
