@@ -42,17 +42,14 @@ QUICK_SIZES = (300, 100)  # training, test documents per set
 def start_features(X_train, X_test):
     """``{name: (train, test)}``: the start's TF-IDF vectors and the old
     term frequencies, from the default encoder fitted on ``X_train``."""
-    model = TransformerTextClassifier(embed_dim=8, num_heads=1, ff_dim=8)
+    model = TransformerTextClassifier(embed_dim=8, num_heads=1, num_layers=1, ff_dim=8)
     encoder = model._new_text_encoder()
     ids, offsets, _ = encoder.fit(np.asarray(X_train, dtype=object))
+    # A small module of the readout: it holds the idf the features use.
+    sizes = ("embed_dim", "num_heads", "num_layers", "ff_dim")
+    params = model.get_params()
     module = encoder.build_module(
-        2,
-        embed_dim=8,
-        num_heads=1,
-        num_layers=1,
-        ff_dim=8,
-        pooling="attention",
-        dropout=0.0,
+        2, pooling="attention", dropout=0.0, **{name: params[name] for name in sizes}
     )
     encoder.fit_readout_weights(module, ids, offsets)
     test_ids, test_offsets, _ = encoder.encode(np.asarray(X_test, dtype=object))
